@@ -1,1 +1,52 @@
-export {};
+/**
+ * @gatehouse/directory — the Redis directory of users, back-ends and domains, the login
+ * decision, password hashes and passwd-file import. Talks to Redis (ioredis) only.
+ */
+export { DIRECTORY_ERROR_CODES, DirectoryError, isDirectoryError, type DirectoryErrorCode } from './directory-error.ts';
+export {
+  DOMAIN_MAX_CHARS,
+  USER_LOCAL_MAX_CHARS,
+  normalizeDomain,
+  normalizeUserName,
+  userDomain,
+  validateBackendName,
+} from './user-name.ts';
+export {
+  MAX_HASH_CHARS,
+  MAX_PASSWORD_BYTES,
+  PASSWORD_SCHEMES,
+  SCRYPT_PARAMS,
+  checkPasswordHash,
+  hashPassword,
+  needsRehash,
+  verifyPassword,
+} from './password-hash.ts';
+export { parsePasswdFile, type ParsePasswdOptions, type PasswdEntry, type PasswdError, type PasswdFile } from './passwd-file.ts';
+export { DEFAULT_PREFIX, directoryKeys, type DirectoryKeys } from './keys.ts';
+export {
+  BACKEND_LOGIN,
+  BACKEND_STATES,
+  BACKEND_TLS,
+  Directory,
+  USER_STATES,
+  type AuthFailureReason,
+  type AuthResult,
+  type AuthenticateOptions,
+  type BackendLogin,
+  type BackendPatch,
+  type BackendRecord,
+  type BackendState,
+  type BackendTls,
+  type ConnectOptions,
+  type DirectoryOptions,
+  type DomainRecord,
+  type ImportOptions,
+  type ImportResult,
+  type ListUsersFilter,
+  type NewBackend,
+  type NewUser,
+  type RedisClient,
+  type UserPatch,
+  type UserRecord,
+  type UserState,
+} from './directory.ts';

@@ -1,1 +1,40 @@
-export {};
+/**
+ * @gatehouse/protocol: IMAP and SASL parsing and formatting for the pre-authentication
+ * stage. Pure functions and incremental parsers fed Buffers; no I/O (enforced by a lint
+ * rule), so the proxy owns sockets and this package owns bytes.
+ */
+export { GatehouseError } from './gatehouse-error.ts';
+export { isValidTag } from './tags.ts';
+export {
+  DEFAULT_IMAP_READER_LIMITS,
+  ImapCommandReader,
+  ImapReaderErrorCode,
+  type ImapArg,
+  type ImapReaderEvent,
+  type ImapReaderLimits,
+} from './imap-command-reader.ts';
+export {
+  BACKEND_PROTOCOL_ERROR,
+  DEFAULT_IMAP_RESPONSE_READER_LIMITS,
+  ImapResponseReader,
+  parseCapabilities,
+  type ImapResponse,
+  type ImapResponseReaderLimits,
+  type ImapResponseStatus,
+} from './imap-response-reader.ts';
+export { filterPostLoginCapabilities, formatCapabilityCode, formatCapabilityResponse } from './capabilities.ts';
+export {
+  formatIdParams,
+  ID_MAX_KEY_BYTES,
+  ID_MAX_PAIRS,
+  ID_MAX_VALUE_BYTES,
+  parseIdParams,
+  quoteImapString,
+} from './imap-format.ts';
+export {
+  decodeBase64Strict,
+  encodeBase64,
+  encodeSaslPlain,
+  parseSaslPlain,
+  type SaslPlainCredentials,
+} from './sasl.ts';

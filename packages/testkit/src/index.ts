@@ -1,1 +1,17 @@
-export {};
+// @gatehouse/testkit: real services for tests (never imported by production code).
+export { startRedis } from './redis-server.ts';
+export type { RedisServer, StartRedisOptions } from './redis-server.ts';
+export { startDovecot } from './dovecot-backend.ts';
+export type { DovecotBackend, DovecotUser, StartDovecotOptions } from './dovecot-backend.ts';
+export {
+  sampleMessages,
+  publicSampleMessages,
+  sampleAttachment,
+  SAMPLE_ATTACHMENT_BYTES,
+  SAMPLE_FOLDERS,
+  PUBLIC_FOLDERS,
+  PUBLIC_PREFIX,
+} from './sample-mail.ts';
+export type { SampleMessage } from './sample-mail.ts';
+export { freePort, freePorts } from './free-port.ts';
+export { tmpDir, removeDir } from './tmp-dir.ts';

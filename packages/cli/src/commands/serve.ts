@@ -1,0 +1,88 @@
+// `gatehouse serve`: runs one node, from a config file or, for a single virtual server,
+// from flags. Stops on SIGINT/SIGTERM after ending every session with a BYE.
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { Directory } from '@gatehouse/directory';
+import { defaultImapLimits, startGatehouseNode, type VirtualServer } from '@gatehouse/proxy';
+import type { GatehouseConfig, VserverConfig } from '../config-schema.ts';
+import { loadConfig, parseConfig } from '../config-load.ts';
+import { CliError } from '../cli-error.ts';
+import { createLogger } from '../logger.ts';
+import type { CommandContext } from '../command-context.ts';
+
+export async function serveCommand(ctx: CommandContext): Promise<void> {
+  const { values } = ctx.parse({
+    config: { type: 'string' },
+    imaps: { type: 'string' },
+    imap: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    domain: { type: 'string' },
+    'allow-plaintext-auth': { type: 'boolean' },
+    'log-level': { type: 'string' },
+  });
+  const config = values.config !== undefined ? loadConfig(values.config) : configFromFlags(values);
+  const redisUrl = ctx.redisUrl ?? config.redis;
+  if (redisUrl === undefined) throw new CliError('ERR_USAGE', 'no directory: give --redis URL, GATEHOUSE_REDIS_URL or `redis:` in the config', 2);
+  const logger = createLogger(values['log-level'] ?? config.log.level);
+  const vservers = config.vservers.map(buildVirtualServer);
+  const directory = await Directory.connect(redisUrl, { prefix: config.keyPrefix });
+  const node = await startGatehouseNode({ vservers, directory, logger, ...(config.node.id ? { nodeId: config.node.id } : {}) });
+  for (const l of node.listeners()) {
+    process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${l.tls === 'implicit' ? 'implicit TLS' : 'STARTTLS'})\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'node.stopping');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await node.close();
+  await directory.close();
+  logger.flush();
+}
+
+function configFromFlags(values: Record<string, string | boolean | undefined>): GatehouseConfig {
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
+  const listeners: Array<Record<string, unknown>> = [];
+  if (str('imaps')) listeners.push({ name: 'imaps', listen: str('imaps'), tls: 'implicit' });
+  if (str('imap')) listeners.push({ name: 'imap', listen: str('imap'), tls: 'starttls', allowPlaintextAuth: values['allow-plaintext-auth'] === true });
+  if (listeners.length === 0) throw new CliError('ERR_USAGE', 'serve needs --config FILE, or --imaps/--imap ADDR:PORT with --cert and --key', 2);
+  if (!str('cert') || !str('key')) throw new CliError('ERR_USAGE', 'serve needs --cert FILE and --key FILE', 2);
+  const vserver: Record<string, unknown> = { name: 'default', tls: { cert: str('cert'), key: str('key') }, listeners };
+  if (str('domain')) vserver['defaultDomain'] = str('domain');
+  return parseConfig(JSON.stringify({ vservers: [vserver] }), 'command line');
+}
+
+function buildVirtualServer(v: VserverConfig): VirtualServer {
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    cert = readFileSync(v.tls.cert);
+    key = readFileSync(v.tls.key);
+    tls.createSecureContext({ cert, key });
+  } catch (err) {
+    throw new CliError('ERR_CERT_INVALID', `virtual server ${v.name}: cannot load certificate ${v.tls.cert} / key ${v.tls.key}: ${(err as Error).message}`);
+  }
+  const limits = { ...defaultImapLimits };
+  for (const [k, val] of Object.entries(v.limits)) if (val !== undefined) (limits as Record<string, number>)[k] = val;
+  return {
+    name: v.name,
+    defaultDomain: v.defaultDomain,
+    banner: v.banner,
+    tls: { cert, key },
+    limits,
+    imapListeners: v.listeners.map((l, i) => {
+      const at = l.listen.lastIndexOf(':');
+      return {
+        name: l.name ?? `${l.tls === 'implicit' ? 'imaps' : 'imap'}${i === 0 ? '' : i}`,
+        host: l.listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'),
+        port: Number(l.listen.slice(at + 1)),
+        tls: l.tls,
+        allowPlaintextAuth: l.allowPlaintextAuth,
+      };
+    }),
+  };
+}

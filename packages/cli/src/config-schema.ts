@@ -1,0 +1,73 @@
+// The node's YAML configuration: one zod schema is both the TypeScript type and the
+// validator, and holds every default (docs/configuration.md is written from it).
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected ADDRESS:PORT, e.g. 0.0.0.0:993 or [::]:993')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0..65535');
+
+const limits = z
+  .object({
+    maxLineBytes: z.number().int().min(1024).max(1 << 20),
+    maxLiteralBytes: z.number().int().min(1024).max(16 << 20),
+    maxPreAuthCommands: z.number().int().min(1).max(10_000),
+    maxAuthFailures: z.number().int().min(1).max(100),
+    authTimeoutMs: z.number().int().min(1000),
+    tlsHandshakeTimeoutMs: z.number().int().min(100),
+    authFailureDelayMs: z.number().int().min(0).max(60_000),
+    backendConnectTimeoutMs: z.number().int().min(100),
+    backendResponseTimeoutMs: z.number().int().min(100),
+    sessionIdleTimeoutMs: z.number().int().min(60_000),
+  })
+  .partial()
+  .strict();
+
+const listener = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/).optional(),
+    protocol: z.literal('imap').default('imap'),
+    listen: hostPort,
+    tls: z.enum(['implicit', 'starttls']),
+    /** LOGIN/AUTHENTICATE before STARTTLS; only for trusted networks or tests. */
+    allowPlaintextAuth: z.boolean().default(false),
+  })
+  .strict();
+
+const vserver = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-"'),
+    defaultDomain: z.string().min(1).optional(),
+    banner: z.string().regex(/^[\x20-\x7e]{1,200}$/, 'printable ASCII, at most 200 characters').default('Gatehouse ready.'),
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict(),
+    listeners: z.array(listener).min(1),
+    limits: limits.default({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    redis: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
+    keyPrefix: z.string().regex(/^[a-zA-Z0-9:_-]{1,32}$/).default('gh:'),
+    node: z.object({ id: z.string().min(1).max(64).optional() }).strict().default({}),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
+    vservers: z.array(vserver).min(1),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    const binds = new Set<string>();
+    cfg.vservers.forEach((v, i) => {
+      if (names.has(v.name)) ctx.addIssue({ code: 'custom', path: ['vservers', i, 'name'], message: `duplicate virtual server "${v.name}"` });
+      names.add(v.name);
+      v.listeners.forEach((l, j) => {
+        if (binds.has(l.listen) && !l.listen.endsWith(':0')) {
+          ctx.addIssue({ code: 'custom', path: ['vservers', i, 'listeners', j, 'listen'], message: `${l.listen} is already used by another listener` });
+        }
+        binds.add(l.listen);
+      });
+    });
+  });
+
+export type GatehouseConfig = z.infer<typeof configSchema>;
+export type VserverConfig = GatehouseConfig['vservers'][number];

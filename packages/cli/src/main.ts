@@ -1,0 +1,77 @@
+// Entry point of the `gatehouse` command: global options, then one verb. Admin verbs act
+// on the directory, so every node sees a change at once without a restart.
+import { Directory } from '@gatehouse/directory';
+import { GatehouseError } from '@gatehouse/protocol';
+import { CliError } from './cli-error.ts';
+import { makeContext, type CommandContext } from './command-context.ts';
+import { backendCommand } from './commands/backend.ts';
+import { certCommand } from './commands/cert.ts';
+import { domainCommand } from './commands/domain.ts';
+import { serveCommand } from './commands/serve.ts';
+import { userCommand } from './commands/user.ts';
+import { printJson } from './output.ts';
+
+const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
+  serve --config FILE | serve --imaps ADDR:PORT [--imap ADDR:PORT] --cert FILE --key FILE [--domain D]
+  user add|set|passwd|show|list|del USER [--backend NAME] [--password-stdin] [--disabled|--enabled] [--imap yes|no] [--pop3 yes|no]
+  user import FILE --backend NAME
+  backend add|set|show|list|del|drain|undrain NAME --host H --imap-port P [--pop3-port P] [--tls none|starttls|implicit]
+          [--login master|user] [--master-user U --master-password-file F]
+  domain add|list|del DOMAIN
+  cert self-signed|show --cert FILE --key FILE [--name DNS-OR-IP ...]
+The directory is --redis URL or GATEHOUSE_REDIS_URL.`;
+
+type AdminVerb = (ctx: CommandContext, dir: Directory) => Promise<void>;
+const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand };
+
+async function main(argv: string[]): Promise<void> {
+  let json = false;
+  let redisUrl = process.env['GATEHOUSE_REDIS_URL'] || undefined;
+  let prefix = process.env['GATEHOUSE_KEY_PREFIX'] || 'gh:';
+  const rest = [...argv];
+  // Global options may come before the verb or anywhere after it.
+  for (let i = 0; i < rest.length; ) {
+    const a = rest[i];
+    if (a === '--json') {
+      json = true;
+      rest.splice(i, 1);
+    } else if (a === '--redis' || a === '--prefix') {
+      const v = rest[i + 1];
+      if (v === undefined) throw new CliError('ERR_USAGE', `${a} needs a value`, 2);
+      if (a === '--redis') redisUrl = v;
+      else prefix = v;
+      rest.splice(i, 2);
+    } else if (a?.startsWith('--redis=')) {
+      redisUrl = a.slice(8);
+      rest.splice(i, 1);
+    } else i++;
+  }
+  const [verb, ...args] = rest;
+  if (verb === undefined || verb === 'help' || verb === '--help' || verb === '-h') {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const ctx = makeContext(args, json, redisUrl);
+  if (verb === 'serve') return serveCommand(ctx);
+  if (verb === 'cert') return certCommand(ctx);
+  const admin = adminVerbs[verb];
+  if (admin === undefined) throw new CliError('ERR_USAGE', `unknown verb "${verb}"\n${usage}`, 2);
+  if (redisUrl === undefined) throw new CliError('ERR_USAGE', 'no directory: give --redis URL or set GATEHOUSE_REDIS_URL', 2);
+  const dir = await Directory.connect(redisUrl, { prefix });
+  try {
+    await admin(ctx, dir);
+  } finally {
+    await dir.close();
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const code = err instanceof GatehouseError ? err.code : 'ERR_INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  if (process.argv.includes('--json')) {
+    process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  } else {
+    process.stderr.write(`gatehouse: ${code}: ${message}\n`);
+  }
+  process.exitCode = err instanceof CliError ? err.exitCode : 1;
+});

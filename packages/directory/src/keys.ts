@@ -1,0 +1,48 @@
+/**
+ * Redis key names of the directory — the only place they are spelled out.
+ *
+ * Every variable part is a name that already passed normalizeUserName,
+ * normalizeDomain or validateBackendName, so no key can be built from client bytes
+ * (no `:`, `*`, `{`, whitespace or control characters can appear). The names carry no
+ * `{hash tag}`: each record lands in its own Redis Cluster slot, and the directory
+ * never issues a command that spans two keys.
+ */
+import { DirectoryError } from './directory-error.ts';
+
+export const DEFAULT_PREFIX = 'gh:';
+
+export interface DirectoryKeys {
+  readonly prefix: string;
+  /** Hash of one user: `<prefix>user:<user@domain>`. */
+  user(name: string): string;
+  /** Set of all user names: `<prefix>users`. */
+  readonly users: string;
+  /** Hash of one back-end: `<prefix>backend:<name>`. */
+  backend(name: string): string;
+  /** Set of all back-end names: `<prefix>backends`. */
+  readonly backends: string;
+  /** Hash of one domain: `<prefix>domain:<domain>`. */
+  domain(name: string): string;
+  /** Set of all domain names: `<prefix>domains`. */
+  readonly domains: string;
+}
+
+/**
+ * Builds the key namer for a prefix. The prefix is printable ASCII without spaces,
+ * up to 64 characters (it may hold a `{tag}` if an operator wants every directory key in
+ * one cluster slot). Throws DirectoryError ERR_BAD_NAME.
+ */
+export function directoryKeys(prefix: string = DEFAULT_PREFIX): DirectoryKeys {
+  if (typeof prefix !== 'string' || !/^[\x21-\x7e]{0,64}$/.test(prefix)) {
+    throw new DirectoryError('ERR_BAD_NAME', 'key prefix must be at most 64 printable ASCII characters without spaces');
+  }
+  return {
+    prefix,
+    user: (name) => `${prefix}user:${name}`,
+    users: `${prefix}users`,
+    backend: (name) => `${prefix}backend:${name}`,
+    backends: `${prefix}backends`,
+    domain: (name) => `${prefix}domain:${name}`,
+    domains: `${prefix}domains`,
+  };
+}

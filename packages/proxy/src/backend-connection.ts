@@ -1,0 +1,324 @@
+// Talks IMAP to a back-end store until the user is logged in there, then hands the raw
+// socket to the pipe. Everything the back-end says before that is parsed with the
+// protocol package's response reader; nothing the user typed is ever spliced into a
+// command: the login goes as SASL PLAIN in base64 (RFC 4616) and the ID parameters
+// (RFC 2971) are values we produce and quote ourselves.
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  ImapResponseReader,
+  encodeSaslPlain,
+  formatIdParams,
+  parseCapabilities,
+  quoteImapString,
+  type ImapResponse,
+} from '@gatehouse/protocol';
+import { ProxyError, ProxyErrorCode } from './proxy-error.ts';
+
+export type BackendTlsMode = 'none' | 'starttls' | 'implicit';
+
+export interface BackendTarget {
+  name: string;
+  host: string;
+  port: number;
+  tls: BackendTlsMode;
+  /** Verify the back-end's certificate chain and name; off accepts self-signed stores. */
+  tlsVerify: boolean;
+}
+
+export type BackendCredentials =
+  | { kind: 'master'; user: string; masterUser: string; masterPassword: string }
+  | { kind: 'user'; user: string; password: string };
+
+export interface BackendTimeouts {
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+}
+
+/** The client's side of the connection, passed to the store in an IMAP ID command. */
+export interface ClientOrigin {
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  sessionId: string;
+}
+
+export type BackendLoginResult =
+  | { ok: true; socket: net.Socket; capabilities: string[]; pending: Buffer }
+  | { ok: false; text: string };
+
+type Waiter = { resolve: (r: ImapResponse) => void; reject: (e: Error) => void };
+
+/** One back-end connection in its pre-login phase. */
+export class BackendConnection {
+  readonly target: BackendTarget;
+  readonly timeouts: BackendTimeouts;
+  socket: net.Socket;
+  private reader = new ImapResponseReader();
+  private queue: ImapResponse[] = [];
+  private waiter: Waiter | null = null;
+  private failure: Error | null = null;
+  private tagCounter = 0;
+  private readonly onData = (chunk: Buffer): void => this.feed(chunk);
+  private readonly onEnd = (): void =>
+    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name} closed the connection`));
+  private readonly onError = (err: Error): void =>
+    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name}: ${err.message}`, { cause: err }));
+
+  private constructor(target: BackendTarget, timeouts: BackendTimeouts, socket: net.Socket) {
+    this.target = target;
+    this.timeouts = timeouts;
+    this.socket = socket;
+    this.attach();
+  }
+
+  static async connect(target: BackendTarget, timeouts: BackendTimeouts): Promise<BackendConnection> {
+    const socket = await openSocket(target, timeouts.connectTimeoutMs);
+    const conn = new BackendConnection(target, timeouts, socket);
+    try {
+      const greeting = await conn.read();
+      if (greeting.kind !== 'untagged' || greeting.status !== 'OK') {
+        throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${target.name} greeted with ${greeting.status ?? greeting.kind}`);
+      }
+      let caps = capabilityCode(greeting);
+      if (target.tls === 'starttls') {
+        await conn.startTls();
+        caps = null; // RFC 9051 §6.2.1: capabilities must be asked again after TLS
+      }
+      conn.capabilities = caps ?? (await conn.fetchCapabilities());
+      return conn;
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+  }
+
+  capabilities: string[] = [];
+
+  /** Tells the store who the client is (Dovecot honours it from login_trusted_networks). */
+  async sendId(origin: ClientOrigin): Promise<void> {
+    if (!this.has('ID')) return;
+    const params = formatIdParams({
+      'x-originating-ip': origin.remoteAddress,
+      'x-originating-port': String(origin.remotePort),
+      'x-connected-ip': origin.localAddress,
+      'x-connected-port': String(origin.localPort),
+      'x-session-ext-id': origin.sessionId,
+      'x-proxy': 'gatehouse',
+    });
+    await this.command(`ID ${params}`);
+  }
+
+  /** Logs in; a refusal by the store is a result, a broken store an exception. */
+  async login(creds: BackendCredentials): Promise<BackendLoginResult> {
+    let done: ImapResponse;
+    if (this.has('AUTH=PLAIN')) {
+      const ir =
+        creds.kind === 'master'
+          ? encodeSaslPlain(creds.user, creds.masterUser, creds.masterPassword)
+          : encodeSaslPlain('', creds.user, creds.password);
+      if (this.has('SASL-IR')) {
+        done = await this.command(`AUTHENTICATE PLAIN ${ir}`);
+      } else {
+        done = await this.command('AUTHENTICATE PLAIN', ir);
+      }
+    } else if (creds.kind === 'user' && !this.has('LOGINDISABLED')) {
+      const user = quoteImapString(creds.user);
+      const pass = quoteImapString(creds.password);
+      if (user === null || pass === null) {
+        return { ok: false, text: 'credentials cannot be passed to this back-end' };
+      }
+      done = await this.command(`LOGIN ${user} ${pass}`);
+    } else {
+      throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} offers no usable login (needs AUTH=PLAIN)`);
+    }
+    if (done.status !== 'OK') return { ok: false, text: done.text };
+    const caps = capabilityCode(done) ?? (await this.fetchCapabilities());
+    return { ok: true, socket: this.release(), capabilities: caps, pending: this.pending };
+  }
+
+  destroy(): void {
+    this.detach();
+    this.socket.destroy();
+  }
+
+  private pending: Buffer = Buffer.alloc(0);
+
+  /** Stops parsing and gives the socket away; unread bytes stay in `pending`. */
+  private release(): net.Socket {
+    this.detach();
+    this.socket.pause();
+    const rest = Buffer.concat([...this.queue.map((r) => r.raw), this.reader.takeBuffered()]);
+    this.queue = [];
+    this.pending = rest;
+    return this.socket;
+  }
+
+  private has(cap: string): boolean {
+    const want = cap.toUpperCase();
+    return this.capabilities.some((c) => c.toUpperCase() === want);
+  }
+
+  private async fetchCapabilities(): Promise<string[]> {
+    let caps: string[] | null = null;
+    await this.command('CAPABILITY', undefined, (r) => {
+      if (r.kind === 'untagged' && /^CAPABILITY /i.test(r.text)) caps = parseCapabilities(r.text.slice(11));
+    });
+    if (caps === null) throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent no CAPABILITY`);
+    return caps;
+  }
+
+  private async startTls(): Promise<void> {
+    const done = await this.command('STARTTLS');
+    if (done.status !== 'OK') {
+      throw new ProxyError(ProxyErrorCode.BACKEND_TLS, `back-end ${this.target.name} refused STARTTLS: ${done.text}`);
+    }
+    // Anything the store sent after its OK and before TLS would be injected plaintext.
+    if (this.reader.takeBuffered().length > 0 || this.queue.length > 0) {
+      throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent data after STARTTLS`);
+    }
+    this.detach();
+    const secure = tls.connect({ socket: this.socket, rejectUnauthorized: this.target.tlsVerify, servername: servername(this.target.host) });
+    await waitSecure(secure, this.timeouts.connectTimeoutMs, this.target.name);
+    this.socket = secure;
+    this.attach();
+  }
+
+  /** Sends one command and waits for its tagged answer; untagged lines go to `onUntagged`. */
+  private async command(line: string, continuation?: string, onUntagged?: (r: ImapResponse) => void): Promise<ImapResponse> {
+    const tag = `G${++this.tagCounter}`;
+    this.socket.write(`${tag} ${line}\r\n`);
+    for (;;) {
+      const r = await this.read();
+      if (r.kind === 'continuation') {
+        if (continuation === undefined) {
+          throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} asked for an unexpected continuation`);
+        }
+        this.socket.write(`${continuation}\r\n`);
+        continuation = undefined;
+        continue;
+      }
+      if (r.kind === 'tagged') {
+        if (r.tag !== tag) throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} answered an unknown tag`);
+        return r;
+      }
+      if (r.status === 'BYE') {
+        throw new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name} said BYE: ${r.text}`);
+      }
+      onUntagged?.(r);
+    }
+  }
+
+  private read(): Promise<ImapResponse> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<ImapResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${this.target.name} did not answer in ${this.timeouts.responseTimeoutMs} ms`));
+      }, this.timeouts.responseTimeoutMs);
+      this.waiter = {
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+    });
+  }
+
+  private feed(chunk: Buffer): void {
+    try {
+      this.reader.push(chunk);
+      for (let r = this.reader.next(); r !== null; r = this.reader.next()) this.deliver(r);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private deliver(r: ImapResponse): void {
+    const w = this.waiter;
+    if (w) {
+      this.waiter = null;
+      w.resolve(r);
+    } else {
+      this.queue.push(r);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (!this.failure) this.failure = err;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(this.failure);
+  }
+
+  private attach(): void {
+    this.socket.on('data', this.onData);
+    this.socket.on('end', this.onEnd);
+    this.socket.on('error', this.onError);
+  }
+
+  private detach(): void {
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('error', this.onError);
+  }
+}
+
+function capabilityCode(r: ImapResponse): string[] | null {
+  if (r.code === null || !/^CAPABILITY /i.test(r.code)) return null;
+  return parseCapabilities(r.code.slice(11));
+}
+
+/** SNI may carry a host name only, never an IP address (RFC 6066 §3). */
+function servername(host: string): string | undefined {
+  return net.isIP(host) === 0 ? host : undefined;
+}
+
+function openSocket(target: BackendTarget, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket =
+      target.tls === 'implicit'
+        ? tls.connect({ host: target.host, port: target.port, rejectUnauthorized: target.tlsVerify, servername: servername(target.host) })
+        : net.connect({ host: target.host, port: target.port });
+    const ready = target.tls === 'implicit' ? 'secureConnect' : 'connect';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${target.name} (${target.host}:${target.port}) did not accept in ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once(ready, () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 60_000);
+      resolve(socket);
+    });
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      const code = target.tls === 'implicit' && !('code' in err && typeof err.code === 'string' && err.code.startsWith('E'))
+        ? ProxyErrorCode.BACKEND_TLS
+        : ProxyErrorCode.BACKEND_UNAVAILABLE;
+      reject(new ProxyError(code, `back-end ${target.name} (${target.host}:${target.port}): ${err.message}`, { cause: err }));
+    };
+    socket.once('error', onError);
+  });
+}
+
+function waitSecure(socket: tls.TLSSocket, timeoutMs: number, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${name} TLS handshake timed out`));
+    }, timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve();
+    });
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      reject(new ProxyError(ProxyErrorCode.BACKEND_TLS, `back-end ${name} TLS: ${err.message}`, { cause: err }));
+    };
+    socket.once('error', onError);
+  });
+}

@@ -1,0 +1,107 @@
+// A running Gatehouse node: the listeners of every virtual server and the sessions they
+// accepted. Holds no state that another node would need: users, back-ends and routes
+// live in the directory.
+import net from 'node:net';
+import tls from 'node:tls';
+import { hostname } from 'node:os';
+import type { Directory } from '@gatehouse/directory';
+import type { Logger } from 'pino';
+import { ImapSession } from './imap-session.ts';
+import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
+
+export interface GatehouseNodeOptions {
+  vservers: VirtualServer[];
+  directory: Directory;
+  logger: Logger;
+  nodeId?: string;
+}
+
+export interface BoundListener {
+  vserver: string;
+  listener: string;
+  protocol: 'imap';
+  tls: ImapListenerSpec['tls'];
+  host: string;
+  port: number;
+}
+
+export interface GatehouseNode {
+  readonly nodeId: string;
+  listeners(): BoundListener[];
+  sessions(): ReadonlySet<ImapSession>;
+  /** Stops accepting, ends every session with a BYE and waits for them to close. */
+  close(): Promise<void>;
+}
+
+export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<GatehouseNode> {
+  const nodeId = opts.nodeId ?? hostname();
+  const sessions = new Set<ImapSession>();
+  const bound: Array<{ server: net.Server; info: BoundListener }> = [];
+  const log = opts.logger.child({ node: nodeId });
+  // One TLS context per virtual server, shared by its implicit-TLS listeners and STARTTLS.
+  const contexts = new Map(opts.vservers.map((v) => [v, tls.createSecureContext(tlsOptions(v))]));
+  const contextOf = (v: VirtualServer): tls.SecureContext => contexts.get(v) as tls.SecureContext;
+
+  const accept = (socket: net.Socket, vserver: VirtualServer, listener: ImapListenerSpec, isTls: boolean): void => {
+    const session = new ImapSession(
+      socket,
+      { directory: opts.directory, logger: log, vserver, listener, nodeId, secureContext: contextOf(vserver), onEnd: (s) => sessions.delete(s) },
+      isTls,
+    );
+    sessions.add(session);
+    session.start();
+  };
+
+  try {
+    for (const vserver of opts.vservers) {
+      for (const listener of vserver.imapListeners) {
+        const server =
+          listener.tls === 'implicit'
+            ? tls.createServer({ ...tlsOptions(vserver), handshakeTimeout: vserver.limits.tlsHandshakeTimeoutMs }, (s) =>
+                accept(s, vserver, listener, true),
+              )
+            : net.createServer((s) => accept(s, vserver, listener, false));
+        server.on('tlsClientError', (err: Error & { code?: string }) => {
+          log.info({ vserver: vserver.name, listener: listener.name, code: err.code, message: err.message }, 'tls.client_error');
+        });
+        server.on('error', (err) => log.error({ err, vserver: vserver.name, listener: listener.name }, 'listener.error'));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: listener.host, port: listener.port }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        const addr = server.address() as net.AddressInfo;
+        const info: BoundListener = {
+          vserver: vserver.name,
+          listener: listener.name,
+          protocol: 'imap',
+          tls: listener.tls,
+          host: addr.address,
+          port: addr.port,
+        };
+        bound.push({ server, info });
+        log.info(info, 'listener.open');
+      }
+    }
+  } catch (err) {
+    for (const b of bound) b.server.close();
+    throw err;
+  }
+
+  return {
+    nodeId,
+    listeners: () => bound.map((b) => b.info),
+    sessions: () => sessions,
+    async close(): Promise<void> {
+      const closing = bound.map((b) => new Promise<void>((resolve) => b.server.close(() => resolve())));
+      for (const s of sessions) s.kick('Server shutting down.');
+      await Promise.all(closing);
+    },
+  };
+}
+
+function tlsOptions(v: VirtualServer): tls.SecureContextOptions {
+  return { cert: v.tls.cert, key: v.tls.key, minVersion: 'TLSv1.2' };
+}

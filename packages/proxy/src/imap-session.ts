@@ -1,0 +1,446 @@
+// One client connection from accept to the switch to the pipe: the pre-login state
+// machine of RFC 9051 §3.1 (not authenticated) run by Gatehouse itself. The socket is
+// read in pull mode (paused between chunks) so the parser never holds more than one
+// line limit plus one chunk, and so nothing is read while a login is being decided.
+// At each change of state the reader's buffered bytes are accounted for: discarded at
+// STARTTLS, forwarded to the store at the switch to the pipe.
+import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { ImapCommandReader, filterPostLoginCapabilities, type ImapReaderEvent } from '@gatehouse/protocol';
+import type { Directory, AuthResult, UserRecord } from '@gatehouse/directory';
+import type { Logger } from 'pino';
+import { BackendConnection, type BackendCredentials } from './backend-connection.ts';
+import { preAuthCommands, saslMechanisms } from './imap-commands/index.ts';
+import type { PreAuthContext } from './pre-auth-context.ts';
+import { pipeSession, type PipeHandle } from './session-pipe.ts';
+import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
+import { publishSession } from './session-events.ts';
+import { normalizeAddress } from './address.ts';
+
+export interface ImapSessionDeps {
+  directory: Directory;
+  logger: Logger;
+  vserver: VirtualServer;
+  listener: ImapListenerSpec;
+  nodeId: string;
+  secureContext: tls.SecureContext;
+  onEnd: (session: ImapSession) => void;
+}
+
+type State = 'not-authenticated' | 'logging-in' | 'piped' | 'closed';
+
+export class ImapSession implements PreAuthContext {
+  readonly id = randomBytes(9).toString('base64url');
+  readonly startedAt = Date.now();
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  isTls: boolean;
+  user: string | null = null;
+  backendName: string | null = null;
+  private socket: net.Socket;
+  private readonly deps: ImapSessionDeps;
+  private readonly log: Logger;
+  private readonly reader: ImapCommandReader;
+  private state: State = 'not-authenticated';
+  private commandCount = 0;
+  private authFailures = 0;
+  private dataWaiter: ((ok: boolean) => void) | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  private pipe: PipeHandle | null = null;
+  private clientId: string | null = null;
+  private ended = false;
+
+  constructor(socket: net.Socket, deps: ImapSessionDeps, isTls: boolean) {
+    this.socket = socket;
+    this.deps = deps;
+    this.isTls = isTls;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = normalizeAddress(socket.localAddress ?? '');
+    this.localPort = socket.localPort ?? 0;
+    const limits = deps.vserver.limits;
+    this.reader = new ImapCommandReader({ maxLineBytes: limits.maxLineBytes, maxLiteralBytes: limits.maxLiteralBytes });
+    this.log = deps.logger.child({
+      cid: this.id,
+      proto: 'imap',
+      vserver: deps.vserver.name,
+      listener: deps.listener.name,
+      remoteAddress: this.remoteAddress,
+    });
+  }
+
+  start(): void {
+    this.log.info({ remotePort: this.remotePort, tls: this.isTls }, 'conn.open');
+    publishSession({ event: 'open', session: this });
+    this.attach(this.socket);
+    this.socket.setNoDelay(true);
+    this.socket.setKeepAlive(true, 60_000);
+    this.authTimer = setTimeout(() => this.bye('Autologout; authentication timed out.', 'auth-timeout'), this.deps.vserver.limits.authTimeoutMs);
+    this.write(`* OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.deps.vserver.banner}\r\n`);
+    this.run().catch((err: unknown) => {
+      this.log.error({ err }, 'session.error');
+      this.bye('Internal error.', 'internal-error');
+    });
+  }
+
+  /** Ends the session with a BYE the client can read (kick, shutdown). */
+  kick(text = 'Administrator closed the session.'): void {
+    if (this.pipe) this.pipe.close(text);
+    else this.bye(text, 'kicked');
+  }
+
+  capabilities(): string[] {
+    const caps = ['IMAP4rev1', 'LITERAL+', 'ID'];
+    const cleartext = !this.isTls;
+    if (cleartext && this.deps.listener.tls === 'starttls') caps.push('STARTTLS');
+    if (cleartext && !this.deps.listener.allowPlaintextAuth) {
+      caps.push('LOGINDISABLED');
+    } else {
+      caps.push('SASL-IR', ...saslMechanisms.map((m) => `AUTH=${m}`));
+    }
+    return caps;
+  }
+
+  write(text: string): void {
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(text);
+  }
+
+  setClientId(params: Map<string, string>): void {
+    const name = params.get('name');
+    const version = params.get('version');
+    this.clientId = name === undefined ? null : version === undefined ? name : `${name} ${version}`;
+  }
+
+  async readLine(): Promise<Buffer | null> {
+    this.reader.expectLine();
+    const ev = await this.nextEvent();
+    if (ev === null) return null;
+    if (ev.type === 'line') return ev.line;
+    if (ev.type === 'error') this.readerError(ev);
+    return null;
+  }
+
+  logout(tag: string): void {
+    this.write(`* BYE Logging out.\r\n${tag} OK Logout completed.\r\n`);
+    this.close('logout');
+  }
+
+  async startTls(tag: string): Promise<void> {
+    // RFC 9051 §6.2.1 / CVE-2011-0411: what was pipelined in cleartext is dropped.
+    const injected = this.reader.takeBuffered();
+    if (injected.length > 0) this.log.warn({ bytes: injected.length }, 'starttls.pipelined_discarded');
+    this.write(`${tag} OK Begin TLS negotiation now.\r\n`);
+    const plain = this.socket;
+    this.detach(plain);
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.secureContext });
+    this.socket = secure;
+    this.attach(secure);
+    secure.pause();
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.deps.vserver.limits.tlsHandshakeTimeoutMs);
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      secure.once('close', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (!ok) {
+      this.log.info('tls.handshake_failed');
+      this.close('tls-failed');
+      return;
+    }
+    this.isTls = true;
+    this.log.info({ tlsProtocol: secure.getProtocol() }, 'starttls.ok');
+  }
+
+  async login(tag: string, rawUser: string, password: string): Promise<void> {
+    this.state = 'logging-in';
+    const { directory, vserver } = this.deps;
+    let result: AuthResult;
+    try {
+      result = await directory.authenticate(rawUser, password, vserver.defaultDomain === undefined ? {} : { defaultDomain: vserver.defaultDomain });
+    } catch (err) {
+      this.log.error({ err: errInfo(err) }, 'auth.directory_unavailable');
+      return this.loginUnavailable(tag, 'The user directory is unavailable; try again later.');
+    }
+    if (!result.ok && result.reason !== 'backend-checks-password') {
+      if (result.reason === 'no-backend') {
+        this.log.error({ user: result.user?.name }, 'auth.no_backend');
+        return this.loginUnavailable(tag, 'No mail store is assigned to this account.');
+      }
+      if (result.reason === 'disabled') {
+        return this.loginFailed(tag, result.reason, result.user?.name, 'AUTHORIZATIONFAILED', 'Account disabled.');
+      }
+      return this.loginFailed(tag, result.reason, undefined, 'AUTHENTICATIONFAILED', 'Authentication failed.');
+    }
+    const user = result.user;
+    const backend = result.backend;
+    if (user === undefined || backend === undefined) return this.loginFailed(tag, 'unknown-user', undefined, 'AUTHENTICATIONFAILED', 'Authentication failed.');
+    // Account rules apply only once the password is known good (no account-state oracle):
+    // here for a checked hash, after the store's answer when the store checks it.
+    if (result.ok) {
+      const refusal = accountRefusal(user);
+      if (refusal) return this.loginFailed(tag, refusal.reason, user.name, 'AUTHORIZATIONFAILED', refusal.text);
+    }
+    if (backend.state === 'drain') {
+      this.log.warn({ user: user.name, backend: backend.name }, 'auth.backend_draining');
+      return this.loginUnavailable(tag, 'Your mail store is under maintenance; try again later.');
+    }
+    const creds: BackendCredentials =
+      result.ok
+        ? { kind: 'master', user: user.name, masterUser: backend.masterUser ?? '', masterPassword: backend.masterPassword ?? '' }
+        : { kind: 'user', user: user.name, password };
+    const log = this.log.child({ user: user.name, backend: backend.name });
+    const limits = vserver.limits;
+    let conn: BackendConnection;
+    try {
+      conn = await BackendConnection.connect(
+        { name: backend.name, host: backend.host, port: backend.imapPort, tls: backend.tls, tlsVerify: backend.tlsVerify },
+        { connectTimeoutMs: limits.backendConnectTimeoutMs, responseTimeoutMs: limits.backendResponseTimeoutMs },
+      );
+    } catch (err) {
+      log.error({ err: errInfo(err) }, 'backend.connect_failed');
+      return this.loginUnavailable(tag, 'Your mail store is unavailable; try again later.');
+    }
+    let outcome: Awaited<ReturnType<BackendConnection['login']>>;
+    try {
+      await conn.sendId({
+        remoteAddress: this.remoteAddress,
+        remotePort: this.remotePort,
+        localAddress: this.localAddress,
+        localPort: this.localPort,
+        sessionId: this.id,
+      });
+      outcome = await conn.login(creds);
+    } catch (err) {
+      conn.destroy();
+      log.error({ err: errInfo(err) }, 'backend.login_error');
+      return this.loginUnavailable(tag, 'Your mail store is unavailable; try again later.');
+    }
+    if (!outcome.ok) {
+      conn.destroy();
+      if (creds.kind === 'user') return this.loginFailed(tag, 'bad-password', user.name, 'AUTHENTICATIONFAILED', 'Authentication failed.');
+      log.error({ reason: outcome.text }, 'backend.master_login_refused');
+      return this.loginUnavailable(tag, 'Your mail store refused the login; try again later.');
+    }
+    if (!result.ok) {
+      const refusal = accountRefusal(user);
+      if (refusal) {
+        outcome.socket.destroy();
+        return this.loginFailed(tag, refusal.reason, user.name, 'AUTHORIZATIONFAILED', refusal.text);
+      }
+    }
+    if (this.state !== 'logging-in' || this.socket.destroyed) {
+      outcome.socket.destroy();
+      return;
+    }
+    this.switchToPipe(tag, user.name, backend.name, outcome.socket, outcome.capabilities, outcome.pending, log);
+  }
+
+  private switchToPipe(
+    tag: string,
+    user: string,
+    backendName: string,
+    backend: net.Socket,
+    capabilities: string[],
+    fromBackend: Buffer,
+    log: Logger,
+  ): void {
+    this.state = 'piped';
+    this.user = user;
+    this.backendName = backendName;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    const caps = filterPostLoginCapabilities(capabilities);
+    this.write(`${tag} OK [CAPABILITY ${caps.join(' ')}] Logged in.\r\n`);
+    const toBackend = this.reader.takeBuffered();
+    this.detach(this.socket);
+    log.info({ clientId: this.clientId, pipelined: toBackend.length }, 'auth.ok');
+    publishSession({ event: 'login', session: this });
+    const started = Date.now();
+    this.pipe = pipeSession(this.socket, backend, {
+      toBackend,
+      toClient: fromBackend,
+      idleTimeoutMs: this.deps.vserver.limits.sessionIdleTimeoutMs,
+      onClose: (summary) => {
+        this.state = 'closed';
+        log.info(
+          { reason: summary.reason, durationMs: Date.now() - started, bytesIn: summary.bytesFromClient, bytesOut: summary.bytesFromBackend, byeInjected: summary.byeInjected },
+          'session.close',
+        );
+        this.end();
+      },
+    });
+  }
+
+  private async loginFailed(tag: string, reason: string, user: string | undefined, code: string, text: string): Promise<void> {
+    this.authFailures++;
+    this.log.info({ reason, user, failures: this.authFailures }, 'auth.fail');
+    await delay(this.deps.vserver.limits.authFailureDelayMs);
+    if (this.state === 'closed') return;
+    this.state = 'not-authenticated';
+    this.write(`${tag} NO [${code}] ${text}\r\n`);
+    if (this.authFailures >= this.deps.vserver.limits.maxAuthFailures) this.bye('Too many failed logins.', 'auth-failures');
+  }
+
+  private loginUnavailable(tag: string, text: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'not-authenticated';
+    this.write(`${tag} NO [UNAVAILABLE] ${text}\r\n`);
+  }
+
+  private async run(): Promise<void> {
+    while (this.state === 'not-authenticated') {
+      const ev = await this.nextEvent();
+      if (ev === null) return;
+      switch (ev.type) {
+        case 'literal-wait':
+          this.write('+ Ready for literal data\r\n');
+          break;
+        case 'error':
+          this.readerError(ev);
+          break;
+        case 'line':
+          // Only produced after expectLine(), which readLine() consumes itself.
+          break;
+        case 'command':
+          await this.dispatch(ev.tag, ev.name, ev.args);
+          break;
+      }
+    }
+  }
+
+  private async dispatch(tag: string, name: string, args: Extract<ImapReaderEvent, { type: 'command' }>['args']): Promise<void> {
+    if (++this.commandCount > this.deps.vserver.limits.maxPreAuthCommands) {
+      return this.bye('Too many commands before login.', 'command-limit');
+    }
+    const command = preAuthCommands.get(name);
+    if (command === undefined) {
+      return this.write(`${tag} BAD Unknown command, or not valid before login.\r\n`);
+    }
+    if (command.plaintextOnly && (this.isTls || this.deps.listener.tls !== 'starttls')) {
+      return this.write(`${tag} BAD ${this.isTls ? 'TLS is already active.' : 'STARTTLS is not offered here.'}\r\n`);
+    }
+    if (command.sendsCredentials && !this.isTls && !this.deps.listener.allowPlaintextAuth) {
+      return this.write(`${tag} NO [PRIVACYREQUIRED] Use STARTTLS before logging in.\r\n`);
+    }
+    await command.handle(this, tag, args);
+  }
+
+  private readerError(ev: Extract<ImapReaderEvent, { type: 'error' }>): void {
+    // Garbage counts against the same budget as commands, or a client could loop forever.
+    if (!ev.fatal && ++this.commandCount > this.deps.vserver.limits.maxPreAuthCommands) {
+      return this.bye('Too many commands before login.', 'command-limit');
+    }
+    const texts: Record<string, string> = {
+      ERR_LINE_TOO_LONG: 'Line too long.',
+      ERR_LITERAL_TOO_LARGE: '[TOOBIG] Literal too large before login.',
+      ERR_SYNTAX: 'Syntax error.',
+      ERR_BAD_TAG: 'Invalid tag.',
+      ERR_TOO_MANY_ARGS: 'Too many arguments.',
+    };
+    const text = texts[ev.code] ?? 'Protocol error.';
+    this.log.info({ code: ev.code, fatal: ev.fatal }, 'client.protocol_error');
+    if (ev.fatal) return this.bye(text, ev.code);
+    this.write(`${ev.tag ?? '*'} BAD ${text}\r\n`);
+  }
+
+  private async nextEvent(): Promise<ImapReaderEvent | null> {
+    for (;;) {
+      if (this.state === 'closed') return null;
+      const ev = this.reader.next();
+      if (ev !== null) return ev;
+      if (this.reader.destroyed) return null;
+      const more = await new Promise<boolean>((resolve) => {
+        this.dataWaiter = resolve;
+        this.socket.resume();
+      });
+      if (!more) return null;
+    }
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.socket.pause();
+    this.reader.push(chunk);
+    this.wake(true);
+  };
+
+  private readonly onClose = (): void => {
+    if (this.state === 'piped') return;
+    this.state = 'closed';
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.wake(false);
+    this.end();
+  };
+
+  /** Runs once per session, whichever way it ended. */
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.pipe === null) this.log.info({ durationMs: Date.now() - this.startedAt }, 'conn.close');
+    publishSession({ event: 'close', session: this });
+    this.deps.onEnd(this);
+  }
+
+  private readonly onError = (err: Error): void => {
+    this.log.info({ err: errInfo(err) }, 'conn.error');
+  };
+
+  private wake(more: boolean): void {
+    const w = this.dataWaiter;
+    this.dataWaiter = null;
+    w?.(more);
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onData);
+    socket.off('close', this.onClose);
+    socket.off('error', this.onError);
+  }
+
+  private bye(text: string, reason: string): void {
+    if (this.state === 'closed' || this.state === 'piped') return;
+    this.log.info({ reason }, 'conn.bye');
+    this.write(`* BYE ${text}\r\n`);
+    this.close(reason);
+  }
+
+  private close(reason: string): void {
+    if (this.state === 'closed') return;
+    this.log.debug({ reason }, 'conn.closing');
+    const socket = this.socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), 2_000).unref();
+    this.onClose();
+  }
+}
+
+function accountRefusal(user: UserRecord): { reason: string; text: string } | null {
+  if (user.state === 'disabled') return { reason: 'disabled', text: 'Account disabled.' };
+  if (!user.imap) return { reason: 'imap-disabled', text: 'IMAP access is disabled for this account.' };
+  return null;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Error fields safe to log: never a command line, never a credential. */
+function errInfo(err: unknown): { code?: string; message: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? { code, message: err.message } : { message: err.message };
+  }
+  return { message: String(err) };
+}

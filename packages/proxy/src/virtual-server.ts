@@ -1,0 +1,27 @@
+// A virtual server as the proxy runs it: its listeners, TLS material, default mail
+// domain, banner and limits. The CLI builds these from the validated config file.
+import type { ImapLimits } from './limits.ts';
+
+export type ListenerTls = 'implicit' | 'starttls';
+
+export interface ImapListenerSpec {
+  /** Stable name for logs and metrics, e.g. "imaps". */
+  name: string;
+  host: string;
+  port: number;
+  tls: ListenerTls;
+  /** Allow LOGIN/AUTHENTICATE before STARTTLS (off by default: LOGINDISABLED is advertised). */
+  allowPlaintextAuth: boolean;
+}
+
+export interface VirtualServer {
+  name: string;
+  /** Appended to user names typed without a domain. */
+  defaultDomain: string | undefined;
+  /** Text of the `* OK` greeting. */
+  banner: string;
+  /** PEM certificate chain and key of the listeners (SNI per domain comes later). */
+  tls: { cert: string | Buffer; key: string | Buffer };
+  limits: ImapLimits;
+  imapListeners: ImapListenerSpec[];
+}
