@@ -46,6 +46,11 @@ export type StartDovecotOptions = {
   /** System user owning the mail (Dovecot refuses root); default 'mail'. */
   mailUser?: string;
   startTimeoutMs?: number;
+  /**
+   * Raw dovecot.conf text appended after the generated config (later settings win), e.g.
+   * higher process/client limits for benchmarks. Not validated: the caller owns it.
+   */
+  extraConfig?: string;
 };
 
 export type DovecotBackend = {
@@ -168,7 +173,13 @@ async function launch(
     await Promise.all([layout.baseDir, stderrPath, layout.logPath].map((p) => rm(p, { recursive: true, force: true })));
     await writeFile(
       layout.configPath,
-      renderDovecotConfig({ layout, ports, instanceName: `gatehouse-${opts.name}`, mailUser }),
+      renderDovecotConfig({
+        layout,
+        ports,
+        instanceName: `gatehouse-${opts.name}`,
+        mailUser,
+        ...(opts.extraConfig !== undefined ? { extraConfig: opts.extraConfig } : {}),
+      }),
     );
     const child = spawnDaemon(opts.binary ?? '/usr/sbin/dovecot', ['-F', '-c', layout.configPath], stderrPath, layout.root);
     try {

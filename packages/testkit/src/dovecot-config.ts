@@ -42,6 +42,8 @@ export type DovecotConfigParams = {
   ports: DovecotPorts;
   instanceName: string;
   mailUser: { uid: number; gid: number };
+  /** Raw text appended at the end (StartDovecotOptions.extraConfig). */
+  extraConfig?: string;
 };
 
 /** Dovecot config values are unquoted here, so refuse anything that would need quoting. */
@@ -156,7 +158,7 @@ service anvil {
     mode = 0
   }
 }
-`;
+${p.extraConfig === undefined ? '' : `\n# extraConfig from the caller\n${p.extraConfig}\n`}`;
 }
 
 export type PasswdEntry = { user: string; password: string };
