@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startDovecot, startRedis } from '@gatehouse/testkit';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const varDir = join(root, 'var', 'local-tier');
+const varDir = process.env['GATEHOUSE_LOCAL_TIER_DIR'] ?? join(root, 'var', 'local-tier');
 const cli = join(root, 'packages', 'cli', 'src', 'main.ts');
 const check = process.argv.includes('--check');
 

@@ -13,9 +13,9 @@ export interface ConfigProblem {
 
 export function parseConfig(text: string, source: string): GatehouseConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line ?? null, message: e.message.split('\n')[0] ?? e.message }));
+    const problems = doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line ?? null, message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '') }));
     throw configError(source, problems);
   }
   const parsed = configSchema.safeParse(doc.toJS() ?? {});

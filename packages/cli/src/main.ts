@@ -66,7 +66,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const code = err instanceof GatehouseError ? err.code : 'ERR_INTERNAL';
+  // Every package's errors carry a stable ERR_* code; anything else is a bug.
+  const own = (err as { code?: unknown } | null)?.code;
+  const code = err instanceof GatehouseError || (typeof own === 'string' && own.startsWith('ERR_')) ? String(own) : 'ERR_INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   if (process.argv.includes('--json')) {
     process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);

@@ -27,7 +27,3 @@ export function cryptB64Permuted(digest: Uint8Array, groups: ReadonlyArray<reado
   return out;
 }
 
-/** True when `s` uses only the crypt base-64 alphabet. */
-export function isCryptB64(s: string): boolean {
-  return /^[./0-9A-Za-z]*$/.test(s);
-}

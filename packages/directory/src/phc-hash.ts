@@ -22,7 +22,13 @@ import * as crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import { DirectoryError } from './directory-error.ts';
 
-/** Current parameters for new hashes; see the README/report for the choice (≈75 ms, 32 MiB). */
+/**
+ * Current parameters for new hashes: N=2^15, r=8, p=1 — 32 MiB and ≈75 ms per hash on
+ * one core. Mail clients log in far more often than web users (every reconnect, every
+ * phone poll), and each verification also holds one of libuv's 4 default thread-pool
+ * threads, which dns.lookup shares; 2^17 (≈300 ms, 128 MiB) would cap a 2-core node at
+ * a handful of logins per second. Raise ln here and needsRehash() upgrades old hashes.
+ */
 export const SCRYPT_PARAMS = { ln: 15, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } as const;
 export type ScryptParams = { readonly ln: number; readonly r: number; readonly p: number };
 

@@ -1,0 +1,158 @@
+// Runs a Gatehouse node as its own process, exactly as an operator would:
+// `node packages/cli/src/main.ts serve --config FILE`. The listener binds port 0 and the
+// port is read from the node's "listening on" line, so there is no port race. The child
+// gets `setpriv --pdeathsig KILL` where available, so it dies with the bench even on a
+// SIGKILL; stop() asks politely (SIGTERM) and then insists (SIGKILL).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export type GatehouseProcessOptions = {
+  repoRoot: string;
+  workDir: string;
+  redisUrl: string;
+  keyPrefix: string;
+  defaultDomain: string;
+  certPem: string;
+  keyPem: string;
+  startTimeoutMs?: number;
+};
+
+export type GatehouseProcess = {
+  pid: number;
+  host: '127.0.0.1';
+  port: number;
+  configPath: string;
+  /** VmRSS of the node process in KiB, from /proc/PID/status. */
+  rssKiB(): number;
+  /** The last lines the node wrote to stderr (for error messages). */
+  output(): string;
+  stop(): Promise<void>;
+};
+
+const SETPRIV = '/usr/bin/setpriv';
+const OUTPUT_KEEP = 8192;
+
+export async function startGatehouseProcess(opts: GatehouseProcessOptions): Promise<GatehouseProcess> {
+  const certPath = path.join(opts.workDir, 'gatehouse-cert.pem');
+  const keyPath = path.join(opts.workDir, 'gatehouse-key.pem');
+  const configPath = path.join(opts.workDir, 'gatehouse.yaml');
+  await writeFile(certPath, opts.certPem);
+  await writeFile(keyPath, opts.keyPem, { mode: 0o600 });
+  // JSON.stringify yields valid YAML double-quoted scalars for any path or URL.
+  const q = JSON.stringify;
+  await writeFile(
+    configPath,
+    [
+      '# Written by @gatehouse/bench for one run.',
+      `redis: ${q(opts.redisUrl)}`,
+      `keyPrefix: ${q(opts.keyPrefix)}`,
+      'log:',
+      '  level: warn',
+      'vservers:',
+      '  - name: bench',
+      `    defaultDomain: ${q(opts.defaultDomain)}`,
+      '    tls:',
+      `      cert: ${q(certPath)}`,
+      `      key: ${q(keyPath)}`,
+      '    listeners:',
+      '      - listen: "127.0.0.1:0"',
+      '        tls: implicit',
+      '',
+    ].join('\n'),
+  );
+
+  const main = path.join(opts.repoRoot, 'packages', 'cli', 'src', 'main.ts');
+  const args = [main, 'serve', '--config', configPath];
+  const guarded = existsSync(SETPRIV);
+  const child = spawn(guarded ? SETPRIV : process.execPath, guarded ? ['--pdeathsig', 'KILL', process.execPath, ...args] : args, {
+    cwd: opts.repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GATEHOUSE_REDIS_URL: '' },
+  });
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_KEEP);
+  };
+  // Both pipes are drained for the whole life of the child (a full pipe would block it).
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('error', () => {});
+
+  let exited = child.exitCode !== null;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const stop = async (): Promise<void> => {
+    if (exited || child.pid === undefined) return;
+    child.kill('SIGTERM');
+    if (!(await waitExit(child, 5000))) {
+      child.kill('SIGKILL');
+      await waitExit(child, 3000);
+    }
+  };
+
+  try {
+    const port = await waitListening(child, () => output, opts.startTimeoutMs ?? 20_000);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('gatehouse node has no pid');
+    return {
+      pid,
+      host: '127.0.0.1',
+      port,
+      configPath,
+      rssKiB: () => readRssKiB(pid),
+      output: () => output,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function waitListening(child: ChildProcess, output: () => string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`gatehouse node did not listen within ${timeoutMs} ms:\n${output()}`)), timeoutMs);
+    const check = (): void => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output());
+      if (m !== null) finish(undefined, Number(m[1]));
+    };
+    const onExit = (code: number | null, sig: string | null): void => {
+      finish(new Error(`gatehouse node exited during start (code ${code}, signal ${sig}):\n${output()}`));
+    };
+    function finish(err: Error | undefined, port?: number): void {
+      clearTimeout(timer);
+      child.stderr?.off('data', check);
+      child.off('exit', onExit);
+      if (err !== undefined) reject(err);
+      else resolve(port ?? 0);
+    }
+    // Registered after the collector, so output() already holds this chunk.
+    child.stderr?.on('data', check);
+    child.once('exit', onExit);
+  });
+}
+
+function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolve(false);
+    }, timeoutMs);
+    const onExit = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    child.once('exit', onExit);
+  });
+}
+
+export function readRssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (m === null) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}

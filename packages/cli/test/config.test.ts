@@ -1,0 +1,85 @@
+// The YAML configuration: validated once at start, every problem reported with its key
+// path and line, defaults filled in, the result frozen.
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpDir } from '@gatehouse/testkit';
+import { parseConfig } from '../src/index.ts';
+import { runCli } from './helpers.ts';
+
+const good = `redis: redis://127.0.0.1:6379
+vservers:
+  - name: example
+    defaultDomain: example.com
+    tls: { cert: /etc/gh/cert.pem, key: /etc/gh/key.pem }
+    listeners:
+      - { listen: "0.0.0.0:993", tls: implicit }
+      - { listen: "[::]:143", tls: starttls }
+`;
+
+t.test('config: a valid file gets its defaults and is frozen', async (t) => {
+  const cfg = parseConfig(good, 'good.yaml');
+  t.equal(cfg.keyPrefix, 'gh:');
+  t.equal(cfg.log.level, 'info');
+  t.equal(cfg.vservers[0]?.banner, 'Gatehouse ready.');
+  t.equal(cfg.vservers[0]?.listeners[1]?.allowPlaintextAuth, false);
+  t.ok(Object.isFrozen(cfg.vservers[0]?.listeners[0]));
+});
+
+t.test('config: every error at once, each with its key path and line', async (t) => {
+  const bad = `redis: http://wrong
+vservers:
+  - name: Example!
+    tls: { cert: /c, key: /k }
+    listeners:
+      - { listen: "0.0.0.0:99999", tls: implicit }
+      - { listen: "0.0.0.0:143", tls: sometimes }
+    limits: { maxLineBytes: 10, nonsense: 1 }
+`;
+  try {
+    parseConfig(bad, 'bad.yaml');
+    t.fail('should throw');
+  } catch (err) {
+    const e = err as { code: string; message: string; details: Array<{ path: string; line: number | null }> };
+    t.equal(e.code, 'ERR_CONFIG');
+    const byPath = Object.fromEntries(e.details.map((d) => [d.path, d.line]));
+    t.equal(byPath['redis'], 1);
+    t.equal(byPath['vservers.0.name'], 3);
+    t.equal(byPath['vservers.0.listeners.0.listen'], 6);
+    t.equal(byPath['vservers.0.listeners.1.tls'], 7);
+    t.equal(byPath['vservers.0.limits.maxLineBytes'], 8);
+    t.equal(byPath['vservers.0.limits'], 8, 'the unknown key is reported at its object');
+    t.match(e.message, /bad\.yaml:6: vservers\.0\.listeners\.0\.listen: port must be 0\.\.65535/);
+  }
+});
+
+t.test('config: YAML syntax errors name the line', async (t) => {
+  t.throws(() => parseConfig('vservers:\n  - name: [unclosed\n', 'broken.yaml'), { code: 'ERR_CONFIG', message: /broken\.yaml:\d+:/ });
+});
+
+t.test('config: duplicate virtual servers and listen addresses are refused', async (t) => {
+  const dup = `${good}  - name: example
+    tls: { cert: /c, key: /k }
+    listeners:
+      - { listen: "0.0.0.0:993", tls: implicit }
+`;
+  t.throws(() => parseConfig(dup, 'dup.yaml'), { message: /duplicate virtual server "example"[\s\S]*0\.0\.0\.0:993 is already used/ });
+});
+
+t.test('serve --config with a bad file: exits non-zero with the problems on stderr, nothing on stdout', async (t) => {
+  const dir = await tmpDir('gh-cli-config-');
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'vservers: []\nbogus: 1\n');
+  const r = await runCli(['serve', '--config', file]);
+  t.equal(r.code, 1);
+  t.equal(r.stdout, '');
+  t.match(r.stderr, /ERR_CONFIG: invalid configuration/);
+  t.match(r.stderr, /bad\.yaml:1: vservers: /);
+  t.match(r.stderr, /bad\.yaml:1: : Unrecognized key: "bogus"|bad\.yaml:\d+: .*bogus/);
+});
+
+t.test('serve: missing certificate file is a clear error', async (t) => {
+  const r = await runCli(['serve', '--redis', 'redis://127.0.0.1:1', '--imaps', '127.0.0.1:0', '--cert', '/nonexistent.pem', '--key', '/nonexistent.key']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /ERR_CERT_INVALID: virtual server default: cannot load certificate \/nonexistent\.pem/);
+});
