@@ -102,7 +102,8 @@ t.test('authenticate: every outcome', async (t) => {
     const unknown = await time('nobody@example.com');
     const noHash = await time('nopw@example.com');
     t.comment(`median ms: known ${known.toFixed(1)}, unknown ${unknown.toFixed(1)}, known without hash ${noHash.toFixed(1)}`);
-    t.ok(unknown > known * 0.5 && unknown < known * 2, 'unknown user within 2x of a known user');
-    t.ok(noHash > known * 0.5 && noHash < known * 2, 'user without a local hash within 2x too');
+    // Without the dummy hash an unknown user would answer in about 1 ms against ~75 ms.
+    t.ok(unknown > known / 3 && unknown < known * 3, 'unknown user within 3x of a known user');
+    t.ok(noHash > known / 3 && noHash < known * 3, 'user without a local hash within 3x too');
   });
 });
