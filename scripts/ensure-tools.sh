@@ -56,9 +56,7 @@ gh_ensure_pnpm() {
 }
 
 gh_ensure_deps() {
-  # pnpm 12 refuses --frozen-lockfile when it cannot record its own version in the
-  # lockfile (pnpm/pnpm#14124); the catalog pins every direct dependency anyway.
-  (cd "$GH_ROOT" && pnpm install --no-frozen-lockfile --reporter=silent)
+  (cd "$GH_ROOT" && pnpm install --frozen-lockfile --reporter=silent)
   # tap compiles its test class for the plugin list in .taprc (no TypeScript plugin:
   # Node strips types). Build it once, before the type-check reads its typings and
   # before parallel test runs could each try to rebuild it at the same time.

@@ -43,6 +43,7 @@ export function dovecotExtraConfig(sessions: number): string {
     `default_client_limit = ${Math.max(1000, headroom * 2)}`,
     'service imap {',
     `  client_limit = ${perProcess}`,
+    '  service_count = 0',
     `  process_limit = ${Math.max(100, Math.ceil(headroom / perProcess) * 2)}`,
     '}',
     'protocol imap {',

@@ -9,7 +9,6 @@ import { certCommand } from './commands/cert.ts';
 import { domainCommand } from './commands/domain.ts';
 import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
-import { printJson } from './output.ts';
 
 const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
   serve --config FILE | serve --imaps ADDR:PORT [--imap ADDR:PORT] --cert FILE --key FILE [--domain D]

@@ -61,8 +61,11 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
                 accept(s, vserver, listener, true),
               )
             : net.createServer((s) => accept(s, vserver, listener, false));
-        server.on('tlsClientError', (err: Error & { code?: string }) => {
+        // With a listener attached, Node no longer destroys the socket itself: a client that
+        // stalls its handshake would otherwise hold the connection for ever.
+        server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
           log.info({ vserver: vserver.name, listener: listener.name, code: err.code, message: err.message }, 'tls.client_error');
+          socket.destroy();
         });
         server.on('error', (err) => log.error({ err, vserver: vserver.name, listener: listener.name }, 'listener.error'));
         await new Promise<void>((resolve, reject) => {

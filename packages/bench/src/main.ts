@@ -1,0 +1,291 @@
+// `pnpm bench`: one run measures a direct TLS connection to a Dovecot store and the same
+// through a Gatehouse node (a separate `gatehouse serve` process), and prints logins/s,
+// FETCH MB/s, NOOP latency and memory per idle session with ratios and targets.
+// `--json` prints the same figures for machines. Targets are reported, never enforced.
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify, parseArgs } from 'node:util';
+import { removeDir, tmpDir } from '@gatehouse/testkit';
+import { Cleanup } from './cleanup.ts';
+import { FAST_USER, KEY_PREFIX, DOMAIN, SCRYPT_USER, startEnvironment, type BackendTls, type Environment } from './environment.ts';
+import { fdsNeeded, readFdLimits, reexecWithFdLimit, sessionsWithin } from './fd-limit.ts';
+import { startGatehouseProcess, type GatehouseProcess } from './gatehouse-process.ts';
+import type { TlsTarget } from './imap-client.ts';
+import { fillMailbox, measureFetch, measureIdleMemory, measureLogins, measureNoop } from './phases.ts';
+import { latencyRow, memoryRow, renderTable, throughputRow, TARGETS, type Row } from './report.ts';
+
+const usage = `usage: pnpm bench [-- options]
+  --json                    print JSON instead of the table
+  --logins N                login cycles per side (default 400; also capped by --login-seconds)
+  --login-seconds S         time cap per login measurement (default 6)
+  --login-concurrency N     logins in flight (default 4)
+  --messages N              messages in the FETCH mailbox (default 200)
+  --message-kib N           size of each message in KiB (default 256)
+  --fetch-passes N          timed FETCH passes per side (default 5)
+  --noops N                 sequential NOOPs per side (default 2000)
+  --sessions N              idle sessions for the memory figure (default 2000)
+  --session-concurrency N   logins in flight while opening them (default 50)
+  --backend-tls MODE        Gatehouse to Dovecot: none (TLS offload, default), starttls, implicit`;
+
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+type Settings = {
+  json: boolean;
+  logins: number;
+  loginSeconds: number;
+  loginConcurrency: number;
+  messages: number;
+  messageKiB: number;
+  fetchPasses: number;
+  noops: number;
+  sessions: number;
+  sessionConcurrency: number;
+  backendTls: BackendTls;
+};
+
+function parseSettings(argv: string[]): Settings | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      logins: { type: 'string', default: '400' },
+      'login-seconds': { type: 'string', default: '6' },
+      'login-concurrency': { type: 'string', default: '4' },
+      messages: { type: 'string', default: '200' },
+      'message-kib': { type: 'string', default: '256' },
+      'fetch-passes': { type: 'string', default: '5' },
+      noops: { type: 'string', default: '2000' },
+      sessions: { type: 'string', default: '2000' },
+      'session-concurrency': { type: 'string', default: '50' },
+      'backend-tls': { type: 'string', default: 'none' },
+    },
+  });
+  if (values.help) return undefined;
+  const int = (name: string, v: string, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+  const tlsMode = values['backend-tls'];
+  if (tlsMode !== 'none' && tlsMode !== 'starttls' && tlsMode !== 'implicit') throw new UsageError('--backend-tls must be none, starttls or implicit');
+  return {
+    json: values.json,
+    logins: int('logins', values.logins, 1, 100_000),
+    loginSeconds: int('login-seconds', values['login-seconds'], 1, 120),
+    loginConcurrency: int('login-concurrency', values['login-concurrency'], 1, 64),
+    messages: int('messages', values.messages, 1, 5000),
+    messageKiB: int('message-kib', values['message-kib'], 4, 16_384),
+    fetchPasses: int('fetch-passes', values['fetch-passes'], 1, 20),
+    noops: int('noops', values.noops, 10, 1_000_000),
+    sessions: int('sessions', values.sessions, 1, 50_000),
+    sessionConcurrency: int('session-concurrency', values['session-concurrency'], 1, 500),
+    backendTls: tlsMode,
+  };
+}
+
+class UsageError extends Error {}
+
+const t0 = Date.now();
+function progress(msg: string): void {
+  process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`);
+}
+
+async function dovecotVersion(): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)('/usr/sbin/dovecot', ['--version']);
+    return stdout.trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Log tails printed when the run fails (before the services and their logs are removed). */
+type Diagnostics = Array<{ name: string; tail: () => Promise<string> | string }>;
+
+async function run(settings: Settings, cleanup: Cleanup, diagnostics: Diagnostics): Promise<void> {
+  const notes: string[] = [];
+
+  // File descriptors: the node needs two per session, the bench one.
+  const limits = readFdLimits();
+  const wanted = settings.sessions;
+  if (limits.soft < fdsNeeded(wanted)) {
+    settings.sessions = Math.max(1, sessionsWithin(limits.soft));
+    const msg = `fd limit ${limits.soft} (hard ${limits.hard}) < ${fdsNeeded(wanted)} needed: idle sessions scaled down from ${wanted} to ${settings.sessions}`;
+    progress(msg);
+    notes.push(msg);
+  }
+
+  const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
+  const workDir = await tmpDir('gatehouse-bench');
+  cleanup.add('work dir', () => removeDir(workDir));
+
+  progress('starting Redis and Dovecot');
+  const env: Environment = await startEnvironment(cleanup, { sessions: settings.sessions, backendTls: settings.backendTls });
+  diagnostics.push({ name: 'dovecot log', tail: async () => (await env.dovecot.readLog()).split('\n').slice(-25).join('\n') });
+  const direct: TlsTarget = { host: env.dovecot.host, port: env.dovecot.imapsPort, servername: env.dovecot.tlsServername, ca: env.dovecot.caPem };
+
+  const startNode = async (label: string): Promise<{ node: GatehouseProcess; through: TlsTarget }> => {
+    const node = await startGatehouseProcess({
+      repoRoot,
+      workDir,
+      redisUrl: env.redis.url,
+      keyPrefix: KEY_PREFIX,
+      defaultDomain: DOMAIN,
+      certPem: env.gatehouseCert.certPem,
+      keyPem: env.gatehouseCert.keyPem,
+    });
+    cleanup.add(label, () => node.stop());
+    diagnostics.push({ name: `${label} output`, tail: () => node.output().split('\n').slice(-25).join('\n') });
+    progress(`gatehouse node (${label}) pid ${node.pid} on 127.0.0.1:${node.port}`);
+    return { node, through: { host: node.host, port: node.port, servername: 'localhost', ca: env.gatehouseCert.certPem } };
+  };
+  const { through } = await startNode('gatehouse');
+
+  // 2 (setup). The large mailbox, appended once, directly.
+  const mailBytes = settings.messages * settings.messageKiB * 1024;
+  progress(`appending ${settings.messages} x ${settings.messageKiB} KiB to ${SCRYPT_USER.name} (direct)`);
+  const fill = await fillMailbox(direct, SCRYPT_USER, { messages: settings.messages, messageBytes: settings.messageKiB * 1024 }, progress);
+  progress(`  ${(fill.totalBytes / 1048576).toFixed(0)} MiB appended in ${fill.seconds.toFixed(1)} s`);
+
+  // 1. Logins per second.
+  const loginOpts = { count: settings.logins, concurrency: settings.loginConcurrency, maxSeconds: settings.loginSeconds };
+  progress(`logins: direct (${settings.loginConcurrency} in flight, up to ${settings.logins} or ${settings.loginSeconds} s)`);
+  const loginDirect = await measureLogins(direct, SCRYPT_USER, loginOpts);
+  progress(`  direct ${loginDirect.perSecond.toFixed(1)}/s; through Gatehouse, scrypt hash`);
+  const loginScrypt = await measureLogins(through, SCRYPT_USER, loginOpts);
+  progress(`  through (scrypt) ${loginScrypt.perSecond.toFixed(1)}/s; through Gatehouse, SSHA512 hash`);
+  const loginFast = await measureLogins(through, FAST_USER, loginOpts);
+  progress(`  through (ssha512) ${loginFast.perSecond.toFixed(1)}/s`);
+
+  // 2. FETCH throughput.
+  progress(`FETCH 1:* BODY.PEEK[]: ${settings.fetchPasses} timed passes per side`);
+  const fetch = await measureFetch({ direct, through }, SCRYPT_USER, { passes: settings.fetchPasses, mailBytes }, progress);
+
+  // 3. NOOP round trips.
+  progress(`NOOP: ${settings.noops} sequential per side`);
+  const noopOpts = { count: settings.noops, warmup: Math.min(200, settings.noops) };
+  const noopDirect = await measureNoop(direct, SCRYPT_USER, noopOpts);
+  const noopThrough = await measureNoop(through, SCRYPT_USER, noopOpts);
+  progress(`  p99 direct ${noopDirect.p99Ms.toFixed(3)} ms, through ${noopThrough.p99Ms.toFixed(3)} ms`);
+
+  // 4. Memory per idle session, on a fresh node so earlier phases leave nothing behind.
+  await cleanup.runOne('gatehouse');
+  const fresh = await startNode('gatehouse-memory');
+  progress(`idle sessions: ${settings.sessions} through a fresh node`);
+  const memory = await measureIdleMemory(
+    fresh.through,
+    FAST_USER,
+    () => fresh.node.rssKiB(),
+    { sessions: settings.sessions, concurrency: settings.sessionConcurrency, warmup: 100, settleMs: 1500 },
+    progress,
+  );
+  await cleanup.runOne('gatehouse-memory');
+
+  const rows: Row[] = [
+    throughputRow('logins_per_s_scrypt', 'Logins/s (scrypt hash in directory)', '1/s', loginDirect.perSecond, loginScrypt.perSecond),
+    throughputRow('logins_per_s_ssha512', 'Logins/s (SSHA512 hash in directory)', '1/s', loginDirect.perSecond, loginFast.perSecond),
+    throughputRow('fetch_mb_per_s', 'FETCH 1:* BODY.PEEK[] throughput', 'MB/s', fetch.direct.medianMBps, fetch.through.medianMBps),
+    latencyRow('noop_p50_ms', 'NOOP round trip p50', noopDirect.p50Ms, noopThrough.p50Ms, false),
+    latencyRow('noop_p99_ms', 'NOOP round trip p99', noopDirect.p99Ms, noopThrough.p99Ms, true),
+    memoryRow(memory.perSessionKiB, memory.sessions),
+  ];
+
+  const cpus = os.cpus();
+  const environment = {
+    node: process.version,
+    dovecot: await dovecotVersion(),
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    fdLimit: limits,
+    backendLink: settings.backendTls === 'none' ? 'plain (TLS offloaded at Gatehouse)' : settings.backendTls,
+  };
+  notes.unshift(
+    `Logins: ${settings.loginConcurrency} in flight; cycles timed direct ${loginDirect.logins} in ${loginDirect.seconds.toFixed(1)} s, ` +
+      `scrypt ${loginScrypt.logins} in ${loginScrypt.seconds.toFixed(1)} s, ssha512 ${loginFast.logins} in ${loginFast.seconds.toFixed(1)} s ` +
+      `(mean cycle ${loginDirect.meanMs.toFixed(1)} / ${loginScrypt.meanMs.toFixed(1)} / ${loginFast.meanMs.toFixed(1)} ms).`,
+    `FETCH: ${settings.messages} x ${settings.messageKiB} KiB, ${(fetch.direct.bytesPerPass / 1e6).toFixed(1)} MB per pass; median of ${settings.fetchPasses} passes ` +
+      `(direct ${fetch.direct.passes.map((p) => p.mbPerSecond.toFixed(0)).join('/')}, gatehouse ${fetch.through.passes.map((p) => p.mbPerSecond.toFixed(0)).join('/')} MB/s).`,
+    `NOOP: ${settings.noops} sequential on one session; mean ${noopDirect.meanMs.toFixed(3)} / ${noopThrough.meanMs.toFixed(3)} ms, ` +
+      `max ${noopDirect.maxMs.toFixed(3)} / ${noopThrough.maxMs.toFixed(3)} ms (direct / gatehouse).`,
+    `Memory: node VmRSS ${memory.baselineKiB} KiB before, ${memory.loadedKiB} KiB with ${memory.sessions} idle logged-in TLS sessions ` +
+      `(+${memory.loadedKiB - memory.baselineKiB} KiB), ${memory.afterCloseKiB} KiB after closing them; ` +
+      `opened in ${memory.openSeconds.toFixed(1)} s, ${settings.sessionConcurrency} at a time. No direct figure: Dovecot's memory is per process.`,
+    `Direct logins check Dovecot's passwd-file ({PLAIN}); Gatehouse checks the directory hash, then logs in to Dovecot as the master user. ` +
+      `Same store for all rows; Dovecot tuned for ${settings.sessions}+ sessions (imap client_limit 50, service_count 0, raised limits).`,
+    `Targets: throughput >= ${TARGETS.throughputRatio}x direct, p99 added latency < ${TARGETS.addedP99Ms} ms, < ${TARGETS.kibPerSession} KiB per idle TLS session (reported, never enforced).`,
+  );
+
+  if (settings.json) {
+    const out = {
+      version: 1,
+      environment,
+      settings: { ...settings, json: undefined },
+      rows,
+      raw: { fill, logins: { direct: loginDirect, scrypt: loginScrypt, ssha512: loginFast }, fetch, noop: { direct: noopDirect, gatehouse: noopThrough }, memory },
+      notes,
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    const title = [
+      'Gatehouse benchmark: direct TLS to Dovecot vs the same through a Gatehouse node',
+      `node ${environment.node}, Dovecot ${environment.dovecot}, ${environment.cpus} x ${environment.cpuModel}; ` +
+        `Gatehouse to Dovecot: ${environment.backendLink}`,
+    ];
+    process.stdout.write(renderTable(title, rows, notes));
+  }
+}
+
+async function main(): Promise<number> {
+  let settings: Settings | undefined;
+  try {
+    settings = parseSettings(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  if (settings === undefined) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const code = await reexecWithFdLimit(fdsNeeded(settings.sessions));
+  if (code !== undefined) return code;
+
+  const cleanup = new Cleanup(progress);
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    progress(`${sig}: stopping everything the bench started`);
+    void cleanup.run().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const watchdog = setTimeout(() => {
+    progress(`run exceeded ${RUN_TIMEOUT_MS / 1000} s; stopping`);
+    void cleanup.run().finally(() => process.exit(1));
+  }, RUN_TIMEOUT_MS);
+
+  const diagnostics: Diagnostics = [];
+  try {
+    await run(settings, cleanup, diagnostics);
+    return 0;
+  } catch (err) {
+    if (!interrupted) {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      for (const d of diagnostics) {
+        const text = await Promise.resolve(d.tail()).catch((e: unknown) => `(unavailable: ${(e as Error).message})`);
+        process.stderr.write(`--- ${d.name} (last lines) ---\n${text.trimEnd()}\n`);
+      }
+    }
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+    await cleanup.run();
+    progress('done; everything stopped');
+  }
+}
+
+process.exit(await main());
