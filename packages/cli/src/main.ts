@@ -6,6 +6,7 @@ import { CliError } from './cli-error.ts';
 import { makeContext, type CommandContext } from './command-context.ts';
 import { backendCommand } from './commands/backend.ts';
 import { certCommand } from './commands/cert.ts';
+import { configCommand } from './commands/config.ts';
 import { domainCommand } from './commands/domain.ts';
 import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
@@ -18,6 +19,7 @@ const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
           [--login master|user] [--master-user U --master-password-file F]
   domain add|list|del DOMAIN
   cert self-signed|show --cert FILE --key FILE [--name DNS-OR-IP ...]
+  config check|print --config FILE
 The directory is --redis URL or GATEHOUSE_REDIS_URL.`;
 
 type AdminVerb = (ctx: CommandContext, dir: Directory) => Promise<void>;
@@ -53,6 +55,7 @@ async function main(argv: string[]): Promise<void> {
   const ctx = makeContext(args, json, redisUrl);
   if (verb === 'serve') return serveCommand(ctx);
   if (verb === 'cert') return certCommand(ctx);
+  if (verb === 'config') return configCommand(ctx);
   const admin = adminVerbs[verb];
   if (admin === undefined) throw new CliError('ERR_USAGE', `unknown verb "${verb}"\n${usage}`, 2);
   if (redisUrl === undefined) throw new CliError('ERR_USAGE', 'no directory: give --redis URL or set GATEHOUSE_REDIS_URL', 2);
@@ -65,9 +68,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  // Every package's errors carry a stable ERR_* code; anything else is a bug.
-  const own = (err as { code?: unknown } | null)?.code;
-  const code = err instanceof GatehouseError || (typeof own === 'string' && own.startsWith('ERR_')) ? String(own) : 'ERR_INTERNAL';
+  // Every package's errors are GatehouseErrors with a stable ERR_* code; anything else is a bug.
+  const code = err instanceof GatehouseError ? err.code : 'ERR_INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   if (process.argv.includes('--json')) {
     process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);

@@ -83,3 +83,19 @@ t.test('serve: missing certificate file is a clear error', async (t) => {
   t.equal(r.code, 1);
   t.match(r.stderr, /ERR_CERT_INVALID: virtual server default: cannot load certificate \/nonexistent\.pem/);
 });
+
+t.test('config check and print: validated without starting, defaults shown, Redis password redacted', async (t) => {
+  const dir = await tmpDir('gh-cli-config-');
+  const file = join(dir, 'good.yaml');
+  writeFileSync(file, good.replace('redis://127.0.0.1:6379', 'redis://:hunter2@127.0.0.1:6379'));
+  const check = await runCli(['config', 'check', '--config', file]);
+  t.equal(check.code, 0);
+  t.equal(check.stdout, `${file}: ok\n`);
+  const print = await runCli(['config', 'print', '--config', file, '--json']);
+  t.equal(print.code, 0);
+  const shown = JSON.parse(print.stdout) as { redis: string; keyPrefix: string; vservers: Array<{ banner: string }> };
+  t.equal(shown.redis, 'redis://:redacted@127.0.0.1:6379');
+  t.equal(shown.keyPrefix, 'gh:');
+  t.equal(shown.vservers[0]?.banner, 'Gatehouse ready.');
+  t.notMatch(print.stdout, /hunter2/);
+});

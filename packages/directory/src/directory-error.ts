@@ -7,6 +7,7 @@
  * errors are for malformed input, missing or duplicate records and an unreachable
  * directory.
  */
+import { GatehouseError } from '@gatehouse/protocol';
 
 /** Every code a DirectoryError can carry, with its meaning (the source for docs/errors.md). */
 export const DIRECTORY_ERROR_CODES = {
@@ -22,13 +23,10 @@ export const DIRECTORY_ERROR_CODES = {
 
 export type DirectoryErrorCode = keyof typeof DIRECTORY_ERROR_CODES;
 
-export class DirectoryError extends Error {
-  readonly code: string;
-
+export class DirectoryError extends GatehouseError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'DirectoryError';
-    this.code = code;
   }
 }
 
