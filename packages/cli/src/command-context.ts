@@ -7,15 +7,18 @@ export interface CommandContext {
   args: string[];
   json: boolean;
   redisUrl: string | undefined;
+  /** Key prefix given with --prefix or GATEHOUSE_KEY_PREFIX, if any. */
+  prefix: string | undefined;
   parse<T extends ParseArgsOptionsConfig>(options: T): { values: { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string }; positionals: string[] };
   readStdin(): Promise<string>;
 }
 
-export function makeContext(args: string[], json: boolean, redisUrl: string | undefined): CommandContext {
+export function makeContext(args: string[], json: boolean, redisUrl: string | undefined, prefix: string | undefined): CommandContext {
   return {
     args,
     json,
     redisUrl,
+    prefix,
     parse(options) {
       try {
         const r = parseArgs({ args, options, allowPositionals: true, strict: true });

@@ -1,6 +1,7 @@
 // The node's YAML configuration: one zod schema is both the TypeScript type and the
 // validator, and holds every default (docs/configuration.md is written from it).
 import { z } from 'zod';
+import { normalizeDomain } from '@gatehouse/directory';
 
 const hostPort = z
   .string()
@@ -37,7 +38,17 @@ const listener = z
 const vserver = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-"'),
-    defaultDomain: z.string().min(1).optional(),
+    defaultDomain: z
+      .string()
+      .min(1)
+      .refine((d) => {
+        try {
+          return normalizeDomain(d) === d;
+        } catch {
+          return false;
+        }
+      }, 'a lower-case DNS domain name, e.g. example.com')
+      .optional(),
     banner: z.string().regex(/^[\x20-\x7e]{1,200}$/, 'printable ASCII, at most 200 characters').default('Gatehouse ready.'),
     tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict(),
     listeners: z.array(listener).min(1),
@@ -48,7 +59,13 @@ const vserver = z
 export const configSchema = z
   .object({
     redis: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
-    keyPrefix: z.string().regex(/^[a-zA-Z0-9:_-]{1,32}$/).default('gh:'),
+    // Braces allow a Redis Cluster hash tag ("{gh}:") that keeps every key on one slot.
+    keyPrefix: z.string().regex(/^[a-zA-Z0-9:_{}-]{1,32}$/).default('gh:'),
+    /** Trust a verified password this long, per node (0 turns the cache off). */
+    authCache: z
+      .object({ ttlMs: z.number().int().min(0).max(24 * 3_600_000).default(300_000), maxEntries: z.number().int().min(0).max(10_000_000).default(10_000) })
+      .strict()
+      .default({ ttlMs: 300_000, maxEntries: 10_000 }),
     node: z.object({ id: z.string().min(1).max(64).optional() }).strict().default({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
     vservers: z.array(vserver).min(1),

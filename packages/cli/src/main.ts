@@ -28,7 +28,7 @@ const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: back
 async function main(argv: string[]): Promise<void> {
   let json = false;
   let redisUrl = process.env['GATEHOUSE_REDIS_URL'] || undefined;
-  let prefix = process.env['GATEHOUSE_KEY_PREFIX'] || 'gh:';
+  let prefix = process.env['GATEHOUSE_KEY_PREFIX'] || undefined;
   const rest = [...argv];
   // Global options may come before the verb or anywhere after it.
   for (let i = 0; i < rest.length; ) {
@@ -52,14 +52,14 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${usage}\n`);
     return;
   }
-  const ctx = makeContext(args, json, redisUrl);
+  const ctx = makeContext(args, json, redisUrl, prefix);
   if (verb === 'serve') return serveCommand(ctx);
   if (verb === 'cert') return certCommand(ctx);
   if (verb === 'config') return configCommand(ctx);
   const admin = adminVerbs[verb];
   if (admin === undefined) throw new CliError('ERR_USAGE', `unknown verb "${verb}"\n${usage}`, 2);
   if (redisUrl === undefined) throw new CliError('ERR_USAGE', 'no directory: give --redis URL or set GATEHOUSE_REDIS_URL', 2);
-  const dir = await Directory.connect(redisUrl, { prefix });
+  const dir = await Directory.connect(redisUrl, { prefix: prefix ?? 'gh:' });
   try {
     await admin(ctx, dir);
   } finally {

@@ -57,6 +57,7 @@ import { DEFAULT_PREFIX, directoryKeys, type DirectoryKeys } from './keys.ts';
 import { checkPasswordHash, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 import type { PasswdEntry, PasswdError } from './passwd-file.ts';
 import { normalizeDomain, normalizeUserName, userDomain, validateBackendName } from './user-name.ts';
+import { VerifiedPasswordCache, type VerifiedPasswordCacheOptions } from './verified-password-cache.ts';
 
 export type RedisClient = Redis | Cluster;
 
@@ -193,10 +194,13 @@ export interface DirectoryOptions {
   readonly redis: RedisClient;
   /** Key prefix, default `gh:`. */
   readonly prefix?: string;
+  /** Trust a verified password for a while (default 5 min, 10,000 entries); false turns it off. */
+  readonly verifiedPasswordCache?: VerifiedPasswordCacheOptions | false;
 }
 
 export interface ConnectOptions {
   readonly prefix?: string;
+  readonly verifiedPasswordCache?: VerifiedPasswordCacheOptions | false;
   /** TCP connect timeout, default 2000 ms. */
   readonly connectTimeoutMs?: number;
   /** Per-command timeout, default 2000 ms. */
@@ -434,10 +438,13 @@ export class Directory {
   readonly #r: Commands;
   #owned = false;
 
+  readonly #verified: VerifiedPasswordCache | null;
+
   constructor(options: DirectoryOptions) {
     this.redis = options.redis;
     this.#r = options.redis as unknown as Commands;
     this.keys = directoryKeys(options.prefix ?? DEFAULT_PREFIX);
+    this.#verified = options.verifiedPasswordCache === false ? null : new VerifiedPasswordCache(options.verifiedPasswordCache);
   }
 
   /**
@@ -463,7 +470,11 @@ export class Directory {
     };
     const redis = new Redis(url, redisOptions);
     redis.on('error', options.onError ?? (() => {}));
-    const dir = new Directory({ redis, ...(options.prefix !== undefined ? { prefix: options.prefix } : {}) });
+    const dir = new Directory({
+      redis,
+      ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+      ...(options.verifiedPasswordCache !== undefined ? { verifiedPasswordCache: options.verifiedPasswordCache } : {}),
+    });
     dir.#owned = true;
     const connecting = redis.connect();
     if (options.waitReady === false) {
@@ -829,9 +840,10 @@ export class Directory {
     if (backend !== null && backend.login === 'user') return { ok: false, reason: 'backend-checks-password', user, backend };
     if (user.password === undefined) {
       await verifyPassword(password, await getDummyHash());
-      return { ok: false, reason: backend === null ? 'no-backend' : 'bad-password', user, ...withBackend };
+      // No hash here means no password can match: a wrong password, whatever else is missing.
+      return { ok: false, reason: 'bad-password', user, ...withBackend };
     }
-    if (!(await verifyPassword(password, user.password))) return { ok: false, reason: 'bad-password', user, ...withBackend };
+    if (!(await this.#passwordMatches(password, user.password))) return { ok: false, reason: 'bad-password', user, ...withBackend };
     if (user.state !== 'active') return { ok: false, reason: 'disabled', user, ...withBackend };
     if (backend === null) return { ok: false, reason: 'no-backend', user };
     let current = user;
@@ -847,6 +859,13 @@ export class Directory {
       }
     }
     return { ok: true, user: current, backend };
+  }
+
+  async #passwordMatches(password: string, stored: string): Promise<boolean> {
+    if (this.#verified?.has(stored, password) === true) return true;
+    const ok = await verifyPassword(password, stored);
+    if (ok) this.#verified?.add(stored, password);
+    return ok;
   }
 
   async #backendOf(user: UserRecord): Promise<BackendRecord | null> {

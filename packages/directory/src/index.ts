@@ -50,3 +50,8 @@ export {
   type UserRecord,
   type UserState,
 } from './directory.ts';
+export {
+  DEFAULT_VERIFIED_PASSWORD_CACHE,
+  VerifiedPasswordCache,
+  type VerifiedPasswordCacheOptions,
+} from './verified-password-cache.ts';

@@ -25,6 +25,8 @@ export type StartRedisOptions = {
   /** Path of redis-server; default /usr/bin/redis-server. */
   binary?: string;
   startTimeoutMs?: number;
+  /** A fixed port (to restart a Redis where clients expect it); default a free one. */
+  port?: number;
 };
 
 const HOST = '127.0.0.1';
@@ -37,7 +39,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   const logPath = path.join(dir, 'redis.log');
   try {
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort(HOST);
+      const port = opts.port ?? (await freePort(HOST));
       const child = spawnDaemon(binary, redisArgs(port, dir), logPath, dir);
       try {
         await waitReady(child, [{ port, sendFirst: 'PING\r\n', expect: /^\+PONG\r\n/, sendAfter: 'QUIT\r\n' }], opts.startTimeoutMs ?? 10_000);

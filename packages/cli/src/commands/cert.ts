@@ -21,7 +21,9 @@ export async function certCommand(ctx: CommandContext): Promise<void> {
     case 'self-signed': {
       const names = (values.name as unknown as string[] | undefined) ?? ['localhost', '127.0.0.1'];
       const [commonName = 'localhost', ...rest] = names;
-      const pair = generateSelfSigned({ commonName, altNames: [commonName, ...rest], days: Number(values.days ?? 825) });
+      const days = Number(values.days ?? 825);
+      if (!Number.isInteger(days) || days < 1 || days > 3650) throw new CliError('ERR_USAGE', '--days must be a whole number of days, 1..3650', 2);
+      const pair = generateSelfSigned({ commonName, altNames: [commonName, ...rest], days });
       writeFileSync(keyFile, pair.keyPem, { mode: 0o600 });
       writeFileSync(certFile, pair.certPem);
       return describe(ctx, pair.certPem, pair.keyPem);

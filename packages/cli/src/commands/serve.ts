@@ -26,8 +26,31 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
   if (redisUrl === undefined) throw new CliError('ERR_USAGE', 'no directory: give --redis URL, GATEHOUSE_REDIS_URL or `redis:` in the config', 2);
   const logger = createLogger(values['log-level'] ?? config.log.level);
   const vservers = config.vservers.map(buildVirtualServer);
-  const directory = await Directory.connect(redisUrl, { prefix: config.keyPrefix });
-  const node = await startGatehouseNode({ vservers, directory, logger, ...(config.node.id ? { nodeId: config.node.id } : {}) });
+  // A node starts even while the directory is down: logins answer NO [UNAVAILABLE] until
+  // Redis is back, instead of the node crash-looping. Outages are logged once each.
+  let directoryDown = false;
+  const directory = await Directory.connect(redisUrl, {
+    prefix: ctx.prefix ?? config.keyPrefix,
+    waitReady: false,
+    verifiedPasswordCache: config.authCache.ttlMs > 0 ? config.authCache : false,
+    onError: (err) => {
+      if (directoryDown) return;
+      directoryDown = true;
+      logger.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'directory.down');
+    },
+  });
+  directory.redis.on('ready', () => {
+    if (directoryDown) logger.info('directory.up');
+    directoryDown = false;
+  });
+  let node: Awaited<ReturnType<typeof startGatehouseNode>>;
+  try {
+    node = await startGatehouseNode({ vservers, directory, logger, ...(config.node.id ? { nodeId: config.node.id } : {}) });
+  } catch (err) {
+    await directory.close();
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    throw new CliError('ERR_LISTEN', `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${e.code ?? e.message}`);
+  }
   for (const l of node.listeners()) {
     process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${l.tls === 'implicit' ? 'implicit TLS' : 'STARTTLS'})\n`);
   }

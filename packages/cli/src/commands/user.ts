@@ -52,6 +52,7 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
     }
     case 'set': {
       const name = userName();
+      if (values.disabled && values.enabled) throw new CliError('ERR_USAGE', '--disabled and --enabled exclude each other', 2);
       const patch: Mutable<UserPatch> = {};
       if (values.backend !== undefined) patch.backend = values.backend;
       if (values.disabled) patch.state = 'disabled';
@@ -74,7 +75,8 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
     case 'show':
       return show(ctx, await dir.getUser(userName()));
     case 'list': {
-      const all = (await dir.listUsers()).map(publicView);
+      const filter = { ...(values.backend !== undefined ? { backend: values.backend } : {}), ...(values.domain !== undefined ? { domain: values.domain } : {}) };
+      const all = (await dir.listUsers(filter)).map(publicView);
       return ctx.json ? printJson(all) : printTable(all, columns);
     }
     case 'del': {
@@ -91,7 +93,7 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
       } catch (err) {
         throw new CliError('ERR_USAGE', `cannot read ${arg}: ${(err as Error).message}`, 2);
       }
-      const parsed = parsePasswdFile(text);
+      const parsed = parsePasswdFile(text, values.domain === undefined ? {} : { defaultDomain: values.domain });
       const started = performance.now();
       const result = await dir.importUsers(parsed.entries, { backend: values.backend });
       const seconds = (performance.now() - started) / 1000;

@@ -1,0 +1,92 @@
+// `gatehouse serve` as an operator runs it: starts while the directory is down (logins
+// answer UNAVAILABLE until Redis is back), reports a port in use cleanly, stops on SIGTERM.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import tls from 'node:tls';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { generateSelfSigned } from '@gatehouse/certs';
+import { freePort, startRedis, tmpDir } from '@gatehouse/testkit';
+import { cliPath, runCli } from './helpers.ts';
+
+async function certFiles(): Promise<{ cert: string; key: string; ca: string }> {
+  const dir = await tmpDir('gh-cli-serve-');
+  const pair = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  writeFileSync(cert, pair.certPem);
+  writeFileSync(key, pair.keyPem);
+  return { cert, key, ca: pair.certPem };
+}
+
+/** One IMAP exchange over implicit TLS: greeting, LOGIN, and the tagged answer to it. */
+async function login(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+    let buf = '';
+    let sent = false;
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      if (!sent && buf.includes('\r\n')) {
+        sent = true;
+        s.write('a LOGIN nobody@example.com pw\r\n');
+      }
+      const answer = /^a .*$/m.exec(buf)?.[0];
+      if (answer !== undefined && buf.endsWith('\r\n')) {
+        s.end();
+        resolve(answer.replace(/\r$/, ''));
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+t.test('serve: starts with the directory down, answers UNAVAILABLE, recovers when Redis comes back, stops on SIGTERM', async (t) => {
+  const { cert, key, ca } = await certFiles();
+  const redisPort = await freePort();
+  const child = spawn(process.execPath, [cliPath, 'serve', '--redis', `redis://127.0.0.1:${redisPort}`, '--imaps', '127.0.0.1:0', '--cert', cert, '--key', key, '--domain', 'example.com'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (m?.[1]) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  t.equal(await login(port, ca), 'a NO [UNAVAILABLE] The user directory is unavailable; try again later.');
+  const redis = await startRedis({ port: redisPort });
+  t.teardown(() => redis.stop());
+  // The client reconnects with a back-off of at most 2 s: retry until the answer changes.
+  let answer = '';
+  for (let i = 0; i < 40 && !answer.includes('AUTHENTICATIONFAILED'); i++) {
+    answer = await login(port, ca);
+    if (!answer.includes('AUTHENTICATIONFAILED')) await new Promise((r) => setTimeout(r, 250));
+  }
+  t.equal(answer, 'a NO [AUTHENTICATIONFAILED] Authentication failed.', 'the directory answers again');
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.equal(await exit, 0, 'a clean stop');
+});
+
+t.test('serve: a listen address in use is ERR_LISTEN and the process exits', async (t) => {
+  const { cert, key } = await certFiles();
+  const busy = net.createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => busy.close());
+  const port = (busy.address() as net.AddressInfo).port;
+  const r = await runCli(['serve', '--redis', `redis://127.0.0.1:${await freePort()}`, '--imaps', `127.0.0.1:${port}`, '--cert', cert, '--key', key]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, new RegExp(`ERR_LISTEN: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+});
+
+t.test('serve: a bad default domain is refused at start', async (t) => {
+  const { cert, key } = await certFiles();
+  const r = await runCli(['serve', '--redis', 'redis://127.0.0.1:1', '--imaps', '127.0.0.1:0', '--cert', cert, '--key', key, '--domain', 'Bad_Domain']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /ERR_CONFIG[\s\S]*vservers\.0\.defaultDomain: a lower-case DNS domain name/);
+});
