@@ -22,6 +22,8 @@ gh_ensure_debian_packages() {
   [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  # Real clients the tests drive through Gatehouse.
+  command -v mbsync >/dev/null 2>&1 || missing+=(isync)
   if [ ${#missing[@]} -gt 0 ]; then
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     gh_log "installing Debian packages: ${missing[*]}"

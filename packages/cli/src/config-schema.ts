@@ -1,7 +1,10 @@
 // The node's YAML configuration: one zod schema is both the TypeScript type and the
 // validator, and holds every default (docs/configuration.md is written from it).
 import { z } from 'zod';
-import { normalizeDomain } from '@gatehouse/directory';
+import { normalizeDomain, parseRedisAddress } from '@gatehouse/directory';
+
+/** The schemes of a directory address (the rest is checked by parseRedisAddress). */
+const REDIS_SCHEME = /^rediss?(?:\+(?:sentinel|cluster))?:\/\//;
 
 const hostPort = z
   .string()
@@ -58,7 +61,19 @@ const vserver = z
 
 export const configSchema = z
   .object({
-    redis: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
+    redis: z
+      .string()
+      .regex(REDIS_SCHEME, 'expected a redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster:// address')
+      .superRefine((v, ctx) => {
+        if (!REDIS_SCHEME.test(v)) return; // reported above
+        try {
+          parseRedisAddress(v);
+        } catch (err) {
+          // The parser's messages name what is wrong and never contain a password.
+          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^directory address: /, '') });
+        }
+      })
+      .optional(),
     // Braces allow a Redis Cluster hash tag ("{gh}:") that keeps every key on one slot.
     keyPrefix: z.string().regex(/^[a-zA-Z0-9:_{}-]{1,32}$/).default('gh:'),
     /** Trust a verified password this long, per node (0 turns the cache off). */

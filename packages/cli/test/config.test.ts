@@ -53,6 +53,36 @@ vservers:
   }
 });
 
+t.test('config: redis accepts Sentinel and Cluster addresses; a malformed one is reported at its line', async (t) => {
+  for (const url of [
+    'rediss://node:pw@redis.internal:6380/1',
+    'redis+sentinel://s1:26379,s2:26379,s3:26379/gatehouse?db=1&sentinelPassword=x',
+    'rediss+sentinel://node:pw@[::1]:26379/gatehouse',
+    'redis+cluster://n1:7000,n2:7001,n3:7002',
+    'rediss+cluster://node:pw@n1:7000',
+  ]) {
+    t.equal(parseConfig(good.replace('redis://127.0.0.1:6379', url), 'ok.yaml').redis, url);
+  }
+  const cases: [string, RegExp][] = [
+    ['http://wrong', /^ *bad\.yaml:1: redis: expected a redis:\/\/, rediss:\/\/, redis\+sentinel:\/\/, rediss\+sentinel:\/\/, redis\+cluster:\/\/ or rediss\+cluster:\/\/ address$/m],
+    ['redis+sentinel://:Secret9@s1:26379,s2:26379', /^ *bad\.yaml:1: redis: missing master name/m],
+    ['redis+cluster://:Secret9@n1:70000', /^ *bad\.yaml:1: redis: bad port "70000" for host "n1"/m],
+    ['redis+cluster://', /^ *bad\.yaml:1: redis: empty host list/m],
+  ];
+  for (const [url, message] of cases) {
+    try {
+      parseConfig(good.replace('redis://127.0.0.1:6379', url), 'bad.yaml');
+      t.fail(`${url} should be refused`);
+    } catch (err) {
+      const e = err as { code: string; message: string };
+      t.equal(e.code, 'ERR_CONFIG');
+      t.match(e.message, message);
+      t.notMatch(e.message, /Secret9/, 'no password in the message');
+      t.equal(e.message.split('\n').filter((l) => l.includes('redis:')).length, 1, 'one issue for the key');
+    }
+  }
+});
+
 t.test('config: YAML syntax errors name the line', async (t) => {
   t.throws(() => parseConfig('vservers:\n  - name: [unclosed\n', 'broken.yaml'), { code: 'ERR_CONFIG', message: /broken\.yaml:\d+:/ });
 });
@@ -98,4 +128,10 @@ t.test('config check and print: validated without starting, defaults shown, Redi
   t.equal(shown.keyPrefix, 'gh:');
   t.equal(shown.vservers[0]?.banner, 'Gatehouse ready.');
   t.notMatch(print.stdout, /hunter2/);
+
+  writeFileSync(file, good.replace('redis://127.0.0.1:6379', 'redis+sentinel://node:hunter2@s1:26379,s2:26379/gatehouse?sentinelPassword=hunter3'));
+  const sentinel = await runCli(['config', 'print', '--config', file, '--json']);
+  t.equal(sentinel.code, 0);
+  t.equal((JSON.parse(sentinel.stdout) as { redis: string }).redis, 'redis+sentinel://node:redacted@s1:26379,s2:26379/gatehouse?sentinelPassword=redacted');
+  t.notMatch(sentinel.stdout, /hunter/);
 });

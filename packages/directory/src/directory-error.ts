@@ -12,7 +12,7 @@ import { GatehouseError } from '@gatehouse/protocol';
 /** Every code a DirectoryError can carry, with its meaning (the source for docs/errors.md). */
 export const DIRECTORY_ERROR_CODES = {
   ERR_BAD_USERNAME: 'a user name fails the strict charset (injection guard) or is not user@domain where one is required',
-  ERR_BAD_NAME: 'a domain, back-end name or key prefix fails its strict charset',
+  ERR_BAD_NAME: 'a domain, back-end name or key prefix fails its strict charset, or a directory address is malformed',
   ERR_DIRECTORY_UNAVAILABLE: 'Redis could not be reached or did not answer in time (connection, timeout, cluster down)',
   ERR_NOT_FOUND: 'the user, back-end or domain does not exist (or a record refers to one that does not)',
   ERR_EXISTS: 'the user, back-end or domain already exists',

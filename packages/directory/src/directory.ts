@@ -51,11 +51,13 @@
  * options so this happens within about two seconds instead of queueing forever).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { DirectoryError } from './directory-error.ts';
 import { DEFAULT_PREFIX, directoryKeys, type DirectoryKeys } from './keys.ts';
 import { checkPasswordHash, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 import type { PasswdEntry, PasswdError } from './passwd-file.ts';
+import { parseRedisAddress } from './redis-address.ts';
+import { createRedisClient } from './redis-client.ts';
 import { normalizeDomain, normalizeUserName, userDomain, validateBackendName } from './user-name.ts';
 import { VerifiedPasswordCache, type VerifiedPasswordCacheOptions } from './verified-password-cache.ts';
 
@@ -213,8 +215,13 @@ export interface ConnectOptions {
   readonly waitReady?: boolean;
   /** Receives ioredis connection errors (which otherwise go nowhere: commands report them). */
   readonly onError?: (err: Error) => void;
-  /** Extra ioredis options (override the fail-fast defaults at your own risk). */
+  /**
+   * Extra ioredis options (override the fail-fast defaults at your own risk); for a
+   * cluster, those of each node connection.
+   */
   readonly redisOptions?: RedisOptions;
+  /** Extra ioredis Cluster options, for a `redis+cluster://` address. */
+  readonly clusterOptions?: ClusterOptions;
 }
 
 /** The commands the directory uses; both ioredis Redis and Cluster provide them. */
@@ -448,27 +455,24 @@ export class Directory {
   }
 
   /**
-   * Connects to a `redis://` or `rediss://` URL with fail-fast settings: no offline
-   * queue, one retry per request, 2 s connect and command timeouts, auto-pipelining on.
-   * A down or hung Redis becomes ERR_DIRECTORY_UNAVAILABLE in about 2 s; the client
-   * keeps reconnecting in the background (backoff up to 2 s).
+   * Connects to a directory address (see redis-address.ts): `redis://` or `rediss://`
+   * for one server, `redis+sentinel://` / `rediss+sentinel://` for a master named by
+   * Sentinels, `redis+cluster://` / `rediss+cluster://` for a Redis Cluster. Fail-fast
+   * settings (redis-client.ts): no offline queue, one retry per request, 2 s connect and
+   * command timeouts, auto-pipelining on. A down or hung Redis (or every Sentinel, or
+   * the whole cluster) becomes ERR_DIRECTORY_UNAVAILABLE in about 2 s; the client keeps
+   * reconnecting in the background (backoff up to 2 s). A malformed address is
+   * ERR_BAD_NAME.
    */
   static async connect(url: string, options: ConnectOptions = {}): Promise<Directory> {
-    if (!/^rediss?:\/\//.test(url)) throw new DirectoryError('ERR_BAD_NAME', 'directory URL must start with redis:// or rediss://');
+    const address = parseRedisAddress(url);
     const connectTimeout = options.connectTimeoutMs ?? 2000;
-    const redisOptions: RedisOptions & { replyMapping: 'legacy' } = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      enableAutoPipelining: true,
-      retryStrategy: (times: number) => Math.min(times * 100, 2000),
-      ...options.redisOptions,
-      // The directory parses RESP2-shaped replies (HGETALL as an object).
-      replyMapping: 'legacy',
-    };
-    const redis = new Redis(url, redisOptions);
+    const redis = createRedisClient(address, {
+      connectTimeoutMs: connectTimeout,
+      commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+      ...(options.redisOptions !== undefined ? { redisOptions: options.redisOptions } : {}),
+      ...(options.clusterOptions !== undefined ? { clusterOptions: options.clusterOptions } : {}),
+    });
     redis.on('error', options.onError ?? (() => {}));
     const dir = new Directory({
       redis,
@@ -498,14 +502,26 @@ export class Directory {
     return dir;
   }
 
-  /** Closes the Redis client if connect() created it; a client passed in stays the caller's. */
+  /**
+   * Closes the Redis client if connect() created it; a client passed in stays the
+   * caller's. Says QUIT where it can, and drops the connections if that fails or takes
+   * more than a second (Redis down); reconnecting stops either way.
+   */
   async close(): Promise<void> {
     if (!this.#owned) return;
     this.#owned = false;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#r.quit();
+      await Promise.race([
+        this.#r.quit(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('QUIT timed out')), 1000);
+        }),
+      ]);
     } catch {
       this.#r.disconnect();
+    } finally {
+      clearTimeout(timer);
     }
   }
 

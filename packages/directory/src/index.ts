@@ -51,6 +51,17 @@ export {
   type UserState,
 } from './directory.ts';
 export {
+  REDIS_ADDRESS_SCHEMES,
+  parseRedisAddress,
+  redactRedisAddress,
+  type ClusterRedisAddress,
+  type RedisAddress,
+  type RedisAddressKind,
+  type RedisHostPort,
+  type SentinelRedisAddress,
+  type StandaloneRedisAddress,
+} from './redis-address.ts';
+export {
   DEFAULT_VERIFIED_PASSWORD_CACHE,
   VerifiedPasswordCache,
   type VerifiedPasswordCacheOptions,

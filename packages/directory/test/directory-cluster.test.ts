@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { startRedisCluster } from '@gatehouse/testkit';
+import { Cluster, Redis } from 'ioredis';
 import t from 'tap';
-import { Directory, hashPassword, parsePasswdFile } from '../src/index.ts';
-import { startRedisCluster } from './helpers/redis-cluster.ts';
+import { Directory, DirectoryError, hashPassword, parsePasswdFile } from '../src/index.ts';
 
 const P = 'gh-t-cluster:';
 
@@ -10,10 +11,16 @@ function ssha256(password: string): string {
   return `{SSHA256}${Buffer.concat([createHash('sha256').update(password).update(salt).digest(), salt]).toString('base64')}`;
 }
 
-t.test('the directory on a three-master Redis Cluster: no cross-slot commands anywhere', async (t) => {
+t.test('the directory on a three-master Redis Cluster (redis+cluster://): no cross-slot commands anywhere', async (t) => {
   const cluster = await startRedisCluster();
   t.teardown(() => cluster.stop());
-  const dir = new Directory({ redis: cluster.client, prefix: P });
+  const dir = await Directory.connect(cluster.url, { prefix: P });
+  t.teardown(() => dir.close());
+  t.ok(dir.redis instanceof Cluster, 'a Cluster client');
+  const nodes = cluster.ports.map((port) => new Redis({ host: cluster.host, port, lazyConnect: true }));
+  t.teardown(() => {
+    for (const n of nodes) n.disconnect();
+  });
 
   await dir.addDomain('example.com');
   await dir.addDomain('other.org');
@@ -24,7 +31,7 @@ t.test('the directory on a three-master Redis Cluster: no cross-slot commands an
   for (const name of names) await dir.addUser({ name, backend: 'be1', password: hash });
   await t.rejects(dir.addUser({ name: 'u1@example.com', backend: 'be1' }), { code: 'ERR_EXISTS' });
 
-  const perNode = await Promise.all(cluster.nodes.map((n) => n.dbsize()));
+  const perNode = await Promise.all(nodes.map((n) => n.dbsize()));
   t.ok(perNode.every((n) => n > 0), `records spread over every node: ${perNode.join('/')}`);
 
   t.equal((await dir.listUsers()).length, 50);
@@ -60,4 +67,36 @@ t.test('the directory on a three-master Redis Cluster: no cross-slot commands an
   t.same([again.added, again.updated, again.unchanged], [0, 0, N]);
   t.match(await dir.authenticate('imp4321@example.com', 'p4321'), { ok: true });
   t.equal((await dir.listUsers()).length, 25 + N);
+});
+
+t.test('a password-protected cluster: credentials from the URL; the whole cluster down -> ERR_DIRECTORY_UNAVAILABLE within 3 s', async (t) => {
+  const cluster = await startRedisCluster({ password: 'cluster pw' });
+  t.teardown(() => cluster.stop());
+  t.match(cluster.url, /^redis\+cluster:\/\/:cluster%20pw@/);
+  const dir = await Directory.connect(cluster.url, { prefix: `${P}down:` });
+  t.teardown(() => dir.close());
+  await dir.addDomain('example.com');
+  await dir.addBackend({ name: 'be1', host: 'store1', login: 'master', masterUser: 'proxy', masterPassword: 'x' });
+  await dir.addUser({ name: 'alice@example.com', backend: 'be1', password: await hashPassword('pw') });
+  t.match(await dir.authenticate('alice@example.com', 'pw'), { ok: true });
+  t.match(await dir.getUser('alice@example.com'), { backend: 'be1', state: 'active' });
+  await dir.delUser('alice@example.com');
+  t.equal(await dir.getUser('alice@example.com'), null);
+
+  await cluster.stop();
+  for (const [what, op] of [
+    ['getUser', () => dir.getUser('alice@example.com')],
+    ['authenticate', () => dir.authenticate('alice@example.com', 'pw')],
+    ['listUsers', () => dir.listUsers()],
+    ['addDomain', () => dir.addDomain('other.org')],
+  ] as const) {
+    const t0 = performance.now();
+    const err = await op().then(() => undefined, (e: unknown) => e);
+    const ms = performance.now() - t0;
+    t.equal(err instanceof DirectoryError ? err.code : String(err), 'ERR_DIRECTORY_UNAVAILABLE', `${what}: ERR_DIRECTORY_UNAVAILABLE`);
+    t.ok(ms < 3000, `${what}: answered in ${ms.toFixed(0)} ms`);
+  }
+  const t0 = performance.now();
+  await dir.close();
+  t.ok(performance.now() - t0 < 1500, `close() with the cluster down: ${(performance.now() - t0).toFixed(0)} ms`);
 });

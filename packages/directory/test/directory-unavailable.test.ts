@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { freePort } from '@gatehouse/testkit';
+import { freePort, freePorts } from '@gatehouse/testkit';
 import t, { type Test } from 'tap';
 import { Directory, DirectoryError, hashPassword } from '../src/index.ts';
 import { directoryFixture } from './helpers/redis.ts';
@@ -56,8 +56,26 @@ t.test('connect: waitReady false returns at once; commands fail fast until Redis
   await unavailableWithin(t, 'getUser while never connected', () => dir.getUser('a@example.com'));
 });
 
-t.test('connect: rejects URLs that are not redis:// or rediss://', async (t) => {
-  await t.rejects(Directory.connect('http://127.0.0.1:6379'), { code: 'ERR_BAD_NAME' });
+t.test('connect: rejects malformed addresses with ERR_BAD_NAME, without the password', async (t) => {
+  await t.rejects(Directory.connect('http://127.0.0.1:6379'), { code: 'ERR_BAD_NAME', message: /unknown scheme "http:\/\/"/ });
+  await t.rejects(Directory.connect('redis+sentinel://:Secret1@127.0.0.1:26379'), { code: 'ERR_BAD_NAME', message: /missing master name/ });
+  await t.rejects(Directory.connect('redis+cluster://:Secret1@127.0.0.1:0'), { code: 'ERR_BAD_NAME', message: /^(?!.*Secret1).*bad port "0"/ });
+});
+
+t.test('connect: Sentinel and Cluster addresses where nothing listens -> ERR_DIRECTORY_UNAVAILABLE within 3 s', async (t) => {
+  const [a, b, c] = await freePorts(3);
+  await unavailableWithin(t, 'sentinels refused', () => Directory.connect(`redis+sentinel://127.0.0.1:${a},127.0.0.1:${b}/gatehouse`));
+  await unavailableWithin(t, 'cluster nodes refused', () => Directory.connect(`redis+cluster://127.0.0.1:${a},127.0.0.1:${b},127.0.0.1:${c}`));
+});
+
+t.test('connect: Sentinels and cluster nodes that never answer -> ERR_DIRECTORY_UNAVAILABLE within 3 s', async (t) => {
+  const a = await silentServer(t);
+  const b = await silentServer(t);
+  await unavailableWithin(t, 'silent sentinels', () => Directory.connect(`redis+sentinel://127.0.0.1:${a},127.0.0.1:${b}/gatehouse`));
+  await unavailableWithin(t, 'silent cluster nodes', () => Directory.connect(`redis+cluster://127.0.0.1:${a},127.0.0.1:${b}`));
+  const lazy = await Directory.connect(`redis+cluster://127.0.0.1:${a}`, { waitReady: false });
+  t.teardown(() => lazy.close());
+  await unavailableWithin(t, 'cluster getUser with waitReady false', () => lazy.getUser('a@example.com'));
 });
 
 t.test('Redis stopped under a connected directory -> ERR_DIRECTORY_UNAVAILABLE within 3 s, not a hang', async (t) => {

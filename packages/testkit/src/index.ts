@@ -1,6 +1,10 @@
 // @gatehouse/testkit: real services for tests (never imported by production code).
 export { startRedis } from './redis-server.ts';
 export type { RedisServer, StartRedisOptions } from './redis-server.ts';
+export { startRedisSentinel } from './redis-sentinel.ts';
+export type { RedisSentinel, StartRedisSentinelOptions } from './redis-sentinel.ts';
+export { startRedisCluster } from './redis-cluster.ts';
+export type { RedisCluster, StartRedisClusterOptions } from './redis-cluster.ts';
 export { startDovecot } from './dovecot-backend.ts';
 export type { DovecotBackend, DovecotUser, StartDovecotOptions } from './dovecot-backend.ts';
 export {

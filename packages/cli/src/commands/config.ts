@@ -1,5 +1,6 @@
 // `gatehouse config check|print --config FILE`: validate a config file without starting a
 // node, and show the effective configuration (defaults filled in) with secrets redacted.
+import { redactRedisAddress } from '@gatehouse/directory';
 import { loadConfig } from '../config-load.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../command-context.ts';
@@ -18,18 +19,9 @@ export async function configCommand(ctx: CommandContext): Promise<void> {
     else process.stdout.write(`${values.config}: ok\n`);
     return;
   }
-  const shown = { ...config, ...(config.redis ? { redis: redactUrl(config.redis) } : {}) };
+  // The address may carry passwords (the user's, sentinelPassword): never print them.
+  const shown = { ...config, ...(config.redis ? { redis: redactRedisAddress(config.redis) } : {}) };
   if (ctx.json) printJson(shown);
   else process.stdout.write(stringify(shown));
 }
 
-/** A Redis URL may carry a password (redis://:secret@host): never print it. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'redacted';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}

@@ -99,8 +99,11 @@ function buildVirtualServer(v: VserverConfig): VirtualServer {
     limits,
     imapListeners: v.listeners.map((l, i) => {
       const at = l.listen.lastIndexOf(':');
+      // Unnamed listeners are called imaps, imap, then imaps2, imap2… in file order.
+      const kind = l.tls === 'implicit' ? 'imaps' : 'imap';
+      const sameKindBefore = v.listeners.slice(0, i).filter((o) => o.name === undefined && o.tls === l.tls).length;
       return {
-        name: l.name ?? `${l.tls === 'implicit' ? 'imaps' : 'imap'}${i === 0 ? '' : i}`,
+        name: l.name ?? `${kind}${sameKindBefore === 0 ? '' : sameKindBefore + 1}`,
         host: l.listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'),
         port: Number(l.listen.slice(at + 1)),
         tls: l.tls,
