@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { BackendConnection, type BackendCredentials } from './backend-connection.ts';
 import { preAuthCommands, saslMechanisms } from './imap-commands/index.ts';
 import type { PreAuthContext } from './pre-auth-context.ts';
-import { pipeSession, type PipeHandle } from './session-pipe.ts';
+import { imapNotices, pipeSession, type PipeHandle } from './session-pipe.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 import { publishSession } from './session-events.ts';
 import { normalizeAddress } from './address.ts';
@@ -267,10 +267,18 @@ export class ImapSession implements PreAuthContext {
       toBackend,
       toClient: fromBackend,
       idleTimeoutMs: this.deps.vserver.limits.sessionIdleTimeoutMs,
+      notices: imapNotices,
       onClose: (summary) => {
         this.state = 'closed';
         log.info(
-          { reason: summary.reason, durationMs: Date.now() - started, bytesIn: summary.bytesFromClient, bytesOut: summary.bytesFromBackend, byeInjected: summary.byeInjected },
+          {
+            reason: summary.reason,
+            durationMs: Date.now() - started,
+            bytesIn: summary.bytesFromClient,
+            bytesOut: summary.bytesFromBackend,
+            byeInjected: summary.byeInjected,
+            compressed: summary.compressed,
+          },
           'session.close',
         );
         this.end();

@@ -2,6 +2,7 @@
 // account rules, a store that is down, slow, broken or vanishes mid-session, a store
 // that checks passwords itself, and a directory outage.
 import t from 'tap';
+import zlib from 'node:zlib';
 import { hashPassword } from '@gatehouse/directory';
 import { freePort } from '@gatehouse/testkit';
 import { RawClient } from './helpers/raw-client.ts';
@@ -120,6 +121,26 @@ t.test('store shuts down mid-session: its own BYE reaches the client, Gatehouse 
   await tier.backends.be2.doveadm(['kick', 'bob@example.com']);
   const rest = await c.rest();
   t.equal(rest.filter((l) => l.startsWith('* BYE')).length, 1, `exactly one BYE: ${JSON.stringify(rest)}`);
+});
+
+t.test("COMPRESS=DEFLATE session: the store's own deflated BYE reaches the client intact, Gatehouse writes nothing into the stream", async (t) => {
+  const c = await client();
+  t.match((await c.cmd('a', 'LOGIN alice@example.com alice-secret')).at(-1), /^a OK /);
+  t.match((await c.cmd('b', 'COMPRESS DEFLATE')).at(-1), /^b OK /);
+  const deflate = zlib.createDeflateRaw();
+  const compressed: Buffer[] = [];
+  deflate.on('data', (d: Buffer) => compressed.push(d));
+  deflate.write('c LOGOUT\r\n');
+  await new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+  c.socket.removeAllListeners('data');
+  const received: Buffer[] = [c.takeBuffered()];
+  c.socket.on('data', (d: Buffer) => received.push(d));
+  const closed = new Promise<void>((resolve) => c.socket.once('close', () => resolve()));
+  c.send(Buffer.concat(compressed));
+  await closed;
+  const text = zlib.inflateRawSync(Buffer.concat(received), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('latin1');
+  t.match(text, /^\* BYE Logging out\r\nc OK Logout completed/, "one valid deflate stream, holding the store's goodbye");
+  t.equal(text.match(/\* BYE/g)?.length, 1, 'and no second BYE');
 });
 
 t.test('directory down: NO [UNAVAILABLE] quickly, the connection stays usable, logged-in sessions go on', async (t) => {

@@ -43,6 +43,13 @@ export class RawClient {
     for (const w of ws) w();
   }
 
+  /** Bytes received but not yet read as lines (e.g. the start of a compressed stream). */
+  takeBuffered(): Buffer {
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
+    return b;
+  }
+
   send(data: string | Buffer): void {
     this.socket.write(data);
   }

@@ -1,0 +1,64 @@
+// Per-session logging that creates its pino child only when a line is actually written.
+//
+// A pino child costs about 1 KiB that the session keeps (the child object, its bindings
+// serialised into a string of concatenated pieces, and for a child of a child a hidden
+// class of its own) and some 9 KiB of garbage while it is made (each binding value goes
+// through the redaction stringifier). At a level that writes a session's lines the child
+// is made exactly as before; at a level that writes none of them (warn and above for the
+// info lines, the usual setting for a loaded node) no child is made at all.
+//
+// The output is the same line for line: `child()` of a SessionLog binds its fields into
+// one child of the node logger (node bindings, then the session's, then the new ones),
+// which serialises exactly as pino's child of a child did.
+import type { Logger } from 'pino';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+export class SessionLog {
+  readonly #root: Logger;
+  readonly #bindings: Record<string, unknown>;
+  #child: Logger | null = null;
+
+  constructor(root: Logger, bindings: Record<string, unknown>) {
+    this.#root = root;
+    this.#bindings = bindings;
+  }
+
+  /** A log with more bindings (as `Logger.child`), itself created lazily. */
+  child(bindings: Record<string, unknown>): SessionLog {
+    return new SessionLog(this.#root, { ...this.#bindings, ...bindings });
+  }
+
+  debug(obj: object, msg: string): void;
+  debug(msg: string): void;
+  debug(objOrMsg: object | string, msg?: string): void {
+    this.#write('debug', objOrMsg, msg);
+  }
+
+  info(obj: object, msg: string): void;
+  info(msg: string): void;
+  info(objOrMsg: object | string, msg?: string): void {
+    this.#write('info', objOrMsg, msg);
+  }
+
+  warn(obj: object, msg: string): void;
+  warn(msg: string): void;
+  warn(objOrMsg: object | string, msg?: string): void {
+    this.#write('warn', objOrMsg, msg);
+  }
+
+  error(obj: object, msg: string): void;
+  error(msg: string): void;
+  error(objOrMsg: object | string, msg?: string): void {
+    this.#write('error', objOrMsg, msg);
+  }
+
+  #write(level: Level, objOrMsg: object | string, msg: string | undefined): void {
+    // The child's level is the root's (a child made without options inherits it, even
+    // when the root's level changes later), so asking the root decides the same thing.
+    if (!this.#root.isLevelEnabled(level)) return;
+    const child = (this.#child ??= this.#root.child(this.#bindings));
+    if (typeof objOrMsg === 'string') child[level](objOrMsg);
+    else child[level](objOrMsg, msg);
+  }
+}
