@@ -295,9 +295,11 @@ function openSocket(target: BackendTarget, timeoutMs: number): Promise<net.Socke
     });
     const onError = (err: Error): void => {
       clearTimeout(timer);
-      const code = target.tls === 'implicit' && !('code' in err && typeof err.code === 'string' && err.code.startsWith('E'))
-        ? ProxyErrorCode.BACKEND_TLS
-        : ProxyErrorCode.BACKEND_UNAVAILABLE;
+      // Socket-level failures (refused, unreachable, reset) mean the store is down; anything
+      // else on an implicit-TLS connect is the TLS handshake (certificate, protocol, alert).
+      const errno = (err as NodeJS.ErrnoException).code;
+      const socketLevel = errno !== undefined && /^E[A-Z]+$/.test(errno) && !errno.startsWith('ERR_');
+      const code = target.tls === 'implicit' && !socketLevel ? ProxyErrorCode.BACKEND_TLS : ProxyErrorCode.BACKEND_UNAVAILABLE;
       reject(new ProxyError(code, `back-end ${target.name} (${target.host}:${target.port}): ${err.message}`, { cause: err }));
     };
     socket.once('error', onError);

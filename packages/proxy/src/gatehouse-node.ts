@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import { hostname } from 'node:os';
 import type { Directory } from '@gatehouse/directory';
 import type { Logger } from 'pino';
-import { ImapSession } from './imap-session.ts';
+import { ImapSession, type ImapSessionDeps } from './imap-session.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 
 export interface GatehouseNodeOptions {
@@ -42,12 +42,21 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
   const contexts = new Map(opts.vservers.map((v) => [v, tls.createSecureContext(tlsOptions(v))]));
   const contextOf = (v: VirtualServer): tls.SecureContext => contexts.get(v) as tls.SecureContext;
 
-  const accept = (socket: net.Socket, vserver: VirtualServer, listener: ImapListenerSpec, isTls: boolean): void => {
-    const session = new ImapSession(
-      socket,
-      { directory: opts.directory, logger: log, vserver, listener, nodeId, secureContext: contextOf(vserver), onEnd: (s) => sessions.delete(s) },
-      isTls,
-    );
+  const onEnd = (s: ImapSession): void => {
+    sessions.delete(s);
+  };
+  // One deps object per listener, shared by its sessions (each session keeps a reference).
+  const depsOf = (vserver: VirtualServer, listener: ImapListenerSpec): ImapSessionDeps => ({
+    directory: opts.directory,
+    logger: log,
+    vserver,
+    listener,
+    nodeId,
+    secureContext: contextOf(vserver),
+    onEnd,
+  });
+  const accept = (socket: net.Socket, deps: ImapSessionDeps, isTls: boolean): void => {
+    const session = new ImapSession(socket, deps, isTls);
     sessions.add(session);
     session.start();
   };
@@ -55,12 +64,13 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
   try {
     for (const vserver of opts.vservers) {
       for (const listener of vserver.imapListeners) {
+        const deps = depsOf(vserver, listener);
         const server =
           listener.tls === 'implicit'
             ? tls.createServer({ ...tlsOptions(vserver), handshakeTimeout: vserver.limits.tlsHandshakeTimeoutMs }, (s) =>
-                accept(s, vserver, listener, true),
+                accept(s, deps, true),
               )
-            : net.createServer((s) => accept(s, vserver, listener, false));
+            : net.createServer((s) => accept(s, deps, false));
         // With a listener attached, Node no longer destroys the socket itself: a client that
         // stalls its handshake would otherwise hold the connection for ever.
         server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {

@@ -17,6 +17,7 @@ import { imapNotices, pipeSession, type PipeHandle } from './session-pipe.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 import { publishSession } from './session-events.ts';
 import { normalizeAddress } from './address.ts';
+import { SessionLog } from './session-log.ts';
 
 export interface ImapSessionDeps {
   directory: Directory;
@@ -42,8 +43,9 @@ export class ImapSession implements PreAuthContext {
   backendName: string | null = null;
   private socket: net.Socket;
   private readonly deps: ImapSessionDeps;
-  private readonly log: Logger;
-  private readonly reader: ImapCommandReader;
+  private readonly log: SessionLog;
+  /** Pre-login only: released at the switch to the pipe, which never reads commands. */
+  private reader: ImapCommandReader | null;
   private state: State = 'not-authenticated';
   private commandCount = 0;
   private authFailures = 0;
@@ -62,8 +64,13 @@ export class ImapSession implements PreAuthContext {
     this.localAddress = normalizeAddress(socket.localAddress ?? '');
     this.localPort = socket.localPort ?? 0;
     const limits = deps.vserver.limits;
-    this.reader = new ImapCommandReader({ maxLineBytes: limits.maxLineBytes, maxLiteralBytes: limits.maxLiteralBytes });
-    this.log = deps.logger.child({
+    this.reader = new ImapCommandReader({
+      maxLineBytes: limits.maxLineBytes,
+      maxLiteralBytes: limits.maxLiteralBytes,
+      // A LOGIN holds two literals: let both reach the literal limit.
+      maxCommandBytes: Math.max(256 * 1024, 2 * limits.maxLiteralBytes + limits.maxLineBytes),
+    });
+    this.log = new SessionLog(deps.logger, {
       cid: this.id,
       proto: 'imap',
       vserver: deps.vserver.name,
@@ -115,6 +122,7 @@ export class ImapSession implements PreAuthContext {
   }
 
   async readLine(): Promise<Buffer | null> {
+    if (this.reader === null) return null;
     this.reader.expectLine();
     const ev = await this.nextEvent();
     if (ev === null) return null;
@@ -130,7 +138,7 @@ export class ImapSession implements PreAuthContext {
 
   async startTls(tag: string): Promise<void> {
     // RFC 9051 §6.2.1 / CVE-2011-0411: what was pipelined in cleartext is dropped.
-    const injected = this.reader.takeBuffered();
+    const injected = this.reader?.takeBuffered() ?? Buffer.alloc(0);
     if (injected.length > 0) this.log.warn({ bytes: injected.length }, 'starttls.pipelined_discarded');
     this.write(`${tag} OK Begin TLS negotiation now.\r\n`);
     const plain = this.socket;
@@ -162,11 +170,15 @@ export class ImapSession implements PreAuthContext {
   async login(tag: string, rawUser: string, password: string): Promise<void> {
     this.state = 'logging-in';
     const { directory, vserver } = this.deps;
+    // An empty password can never be right (SASL PLAIN forbids it, RFC 4616 §2) and must
+    // not reach a store that checks passwords itself.
+    if (password === '') return this.loginFailed(tag, 'bad-password', undefined, 'AUTHENTICATIONFAILED', 'Authentication failed.');
     let result: AuthResult;
     try {
-      result = await directory.authenticate(rawUser, password, vserver.defaultDomain === undefined ? {} : { defaultDomain: vserver.defaultDomain });
+      // rehash: a legacy hash imported from a passwd-file becomes {SCRYPT} on its first good login.
+      result = await directory.authenticate(rawUser, password, { rehash: true, ...(vserver.defaultDomain === undefined ? {} : { defaultDomain: vserver.defaultDomain }) });
     } catch (err) {
-      this.log.error({ err: errInfo(err) }, 'auth.directory_unavailable');
+      this.log.error({ error: errInfo(err) }, 'auth.directory_unavailable');
       return this.loginUnavailable(tag, 'The user directory is unavailable; try again later.');
     }
     if (!result.ok && result.reason !== 'backend-checks-password') {
@@ -186,7 +198,7 @@ export class ImapSession implements PreAuthContext {
     // here for a checked hash, after the store's answer when the store checks it.
     if (result.ok) {
       const refusal = accountRefusal(user);
-      if (refusal) return this.loginFailed(tag, refusal.reason, user.name, 'AUTHORIZATIONFAILED', refusal.text);
+      if (refusal) return this.loginFailed(tag, refusal.reason, user.name, refusal.code, refusal.text);
     }
     if (backend.state === 'drain') {
       this.log.warn({ user: user.name, backend: backend.name }, 'auth.backend_draining');
@@ -205,7 +217,7 @@ export class ImapSession implements PreAuthContext {
         { connectTimeoutMs: limits.backendConnectTimeoutMs, responseTimeoutMs: limits.backendResponseTimeoutMs },
       );
     } catch (err) {
-      log.error({ err: errInfo(err) }, 'backend.connect_failed');
+      log.error({ error: errInfo(err) }, 'backend.connect_failed');
       return this.loginUnavailable(tag, 'Your mail store is unavailable; try again later.');
     }
     let outcome: Awaited<ReturnType<BackendConnection['login']>>;
@@ -220,7 +232,7 @@ export class ImapSession implements PreAuthContext {
       outcome = await conn.login(creds);
     } catch (err) {
       conn.destroy();
-      log.error({ err: errInfo(err) }, 'backend.login_error');
+      log.error({ error: errInfo(err) }, 'backend.login_error');
       return this.loginUnavailable(tag, 'Your mail store is unavailable; try again later.');
     }
     if (!outcome.ok) {
@@ -233,7 +245,7 @@ export class ImapSession implements PreAuthContext {
       const refusal = accountRefusal(user);
       if (refusal) {
         outcome.socket.destroy();
-        return this.loginFailed(tag, refusal.reason, user.name, 'AUTHORIZATIONFAILED', refusal.text);
+        return this.loginFailed(tag, refusal.reason, user.name, refusal.code, refusal.text);
       }
     }
     if (this.state !== 'logging-in' || this.socket.destroyed) {
@@ -250,15 +262,16 @@ export class ImapSession implements PreAuthContext {
     backend: net.Socket,
     capabilities: string[],
     fromBackend: Buffer,
-    log: Logger,
+    log: SessionLog,
   ): void {
     this.state = 'piped';
     this.user = user;
     this.backendName = backendName;
-    if (this.authTimer) clearTimeout(this.authTimer);
+    this.clearAuthTimer();
     const caps = filterPostLoginCapabilities(capabilities);
     this.write(`${tag} OK [CAPABILITY ${caps.join(' ')}] Logged in.\r\n`);
-    const toBackend = this.reader.takeBuffered();
+    const toBackend = this.reader?.takeBuffered() ?? Buffer.alloc(0);
+    this.reader = null;
     this.detach(this.socket);
     log.info({ clientId: this.clientId, pipelined: toBackend.length }, 'auth.ok');
     publishSession({ event: 'login', session: this });
@@ -284,6 +297,10 @@ export class ImapSession implements PreAuthContext {
         this.end();
       },
     });
+  }
+
+  refuseLogin(tag: string, reason: string, code: string, text: string): Promise<void> {
+    return this.loginFailed(tag, reason, undefined, code, text);
   }
 
   private async loginFailed(tag: string, reason: string, user: string | undefined, code: string, text: string): Promise<void> {
@@ -361,9 +378,11 @@ export class ImapSession implements PreAuthContext {
   private async nextEvent(): Promise<ImapReaderEvent | null> {
     for (;;) {
       if (this.state === 'closed') return null;
-      const ev = this.reader.next();
+      const reader = this.reader;
+      if (reader === null) return null;
+      const ev = reader.next();
       if (ev !== null) return ev;
-      if (this.reader.destroyed) return null;
+      if (reader.destroyed) return null;
       const more = await new Promise<boolean>((resolve) => {
         this.dataWaiter = resolve;
         this.socket.resume();
@@ -374,14 +393,14 @@ export class ImapSession implements PreAuthContext {
 
   private readonly onData = (chunk: Buffer): void => {
     this.socket.pause();
-    this.reader.push(chunk);
+    this.reader?.push(chunk);
     this.wake(true);
   };
 
   private readonly onClose = (): void => {
     if (this.state === 'piped') return;
     this.state = 'closed';
-    if (this.authTimer) clearTimeout(this.authTimer);
+    this.clearAuthTimer();
     this.wake(false);
     this.end();
   };
@@ -396,8 +415,15 @@ export class ImapSession implements PreAuthContext {
   }
 
   private readonly onError = (err: Error): void => {
-    this.log.info({ err: errInfo(err) }, 'conn.error');
+    this.log.info({ error: errInfo(err) }, 'conn.error');
   };
+
+  /** Clears the login deadline and drops the timer (and the closure it holds). */
+  private clearAuthTimer(): void {
+    if (this.authTimer === null) return;
+    clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
 
   private wake(more: boolean): void {
     const w = this.dataWaiter;
@@ -434,9 +460,11 @@ export class ImapSession implements PreAuthContext {
   }
 }
 
-function accountRefusal(user: UserRecord): { reason: string; text: string } | null {
-  if (user.state === 'disabled') return { reason: 'disabled', text: 'Account disabled.' };
-  if (!user.imap) return { reason: 'imap-disabled', text: 'IMAP access is disabled for this account.' };
+/** RFC 5530 codes: a disabled account is an authorization failure; a protocol turned off
+ * for one user is not a wrong password and says so (CONTACTADMIN). */
+function accountRefusal(user: UserRecord): { reason: string; code: string; text: string } | null {
+  if (user.state === 'disabled') return { reason: 'disabled', code: 'AUTHORIZATIONFAILED', text: 'Account disabled.' };
+  if (!user.imap) return { reason: 'imap-disabled', code: 'CONTACTADMIN', text: 'IMAP access is disabled for this account.' };
   return null;
 }
 

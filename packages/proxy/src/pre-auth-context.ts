@@ -11,6 +11,8 @@ export interface PreAuthContext {
   startTls(tag: string): Promise<void>;
   /** Checks credentials and, on success, switches the session to the pipe. */
   login(tag: string, user: string, password: string): Promise<void>;
+  /** A refused login decided by the command itself: same delay and failure count as a wrong password. */
+  refuseLogin(tag: string, reason: string, code: string, text: string): Promise<void>;
   logout(tag: string): void;
   setClientId(params: Map<string, string>): void;
 }

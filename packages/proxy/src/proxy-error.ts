@@ -8,7 +8,6 @@ export const ProxyErrorCode = {
   BACKEND_TIMEOUT: 'ERR_BACKEND_TIMEOUT',
   BACKEND_PROTOCOL: 'ERR_BACKEND_PROTOCOL',
   BACKEND_TLS: 'ERR_BACKEND_TLS',
-  BACKEND_LOGIN_REFUSED: 'ERR_BACKEND_LOGIN_REFUSED',
 } as const;
 export type ProxyErrorCode = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
 

@@ -3,6 +3,7 @@
 // that checks passwords itself, and a directory outage.
 import t from 'tap';
 import zlib from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { hashPassword } from '@gatehouse/directory';
 import { freePort } from '@gatehouse/testkit';
 import { RawClient } from './helpers/raw-client.ts';
@@ -14,7 +15,10 @@ t.before(async () => {
   tier = await startTier(t, {
     limits: { backendConnectTimeoutMs: 1000, backendResponseTimeoutMs: 2500 },
     // dora exists only in be1's own password file: Gatehouse keeps no hash for her.
-    extraUsers: [{ name: 'dora@example.com', password: 'dora-secret', backend: 'be1' }],
+    extraUsers: [
+      { name: 'dora@example.com', password: 'dora-secret', backend: 'be1' },
+      { name: 'lena@example.com', password: 'legacy-pw', backend: 'be1' },
+    ],
   });
   const be1 = tier.backends.be1;
   await tier.directory.addBackend({ name: 'be1-own-passwords', host: be1.host, imapPort: be1.imapPort, tls: 'starttls', login: 'user' });
@@ -49,7 +53,7 @@ t.test('disabled account: refused with AUTHORIZATIONFAILED only after a correct 
 t.test('IMAP turned off for one user: refused with AUTHORIZATIONFAILED', async (t) => {
   await addUserOn('frank@example.com', 'be1', { imap: false });
   const c = await client();
-  t.same(await c.cmd('a', 'LOGIN frank@example.com pw-of-frank@example.com'), ['a NO [AUTHORIZATIONFAILED] IMAP access is disabled for this account.']);
+  t.same(await c.cmd('a', 'LOGIN frank@example.com pw-of-frank@example.com'), ['a NO [CONTACTADMIN] IMAP access is disabled for this account.']);
 });
 
 t.test('store down: NO [UNAVAILABLE], the connection stays usable', async (t) => {
@@ -101,6 +105,23 @@ t.test('store that checks passwords itself: a disabled account is refused after 
   t.teardown(() => tier.directory.setUser('dora@example.com', { state: 'active' }));
   const c = await client();
   t.same(await c.cmd('a', 'LOGIN dora@example.com dora-secret'), ['a NO [AUTHORIZATIONFAILED] Account disabled.']);
+});
+
+t.test('an empty password is refused as a wrong one, and never reaches a store that checks passwords', async (t) => {
+  const c = await client();
+  t.same(await c.cmd('a', 'LOGIN dora@example.com ""'), ['a NO [AUTHENTICATIONFAILED] Authentication failed.']);
+  t.same(await c.cmd('b', 'LOGIN alice@example.com ""'), ['b NO [AUTHENTICATIONFAILED] Authentication failed.']);
+});
+
+t.test('a legacy hash imported from Dovecot is upgraded to {SCRYPT} by the first good login', async (t) => {
+  const salt = Buffer.from('0123456789abcdef');
+  const ssha512 = `{SSHA512}${Buffer.concat([createHash('sha512').update('legacy-pw').update(salt).digest(), salt]).toString('base64')}`;
+  await tier.directory.setUser('lena@example.com', { password: ssha512 });
+  const c = await client();
+  t.match((await c.cmd('a', 'LOGIN lena@example.com legacy-pw')).at(-1), /^a OK /);
+  t.match((await tier.directory.getUser('lena@example.com'))?.password, /^\{SCRYPT\}/);
+  const again = await client();
+  t.match((await again.cmd('a', 'LOGIN lena@example.com legacy-pw')).at(-1), /^a OK /, 'the same password still works');
 });
 
 t.test('store vanishes mid-session without a word: the client gets * BYE and the connection closes', async (t) => {

@@ -61,7 +61,7 @@ export const authenticateCommand: PreAuthCommand = {
       if (plain === null) return invalid();
       // Acting as another user would need admin rights Gatehouse does not grant clients.
       if (plain.authzid !== '' && plain.authzid !== plain.authcid) {
-        return ctx.write(`${tag} NO [AUTHORIZATIONFAILED] Authorization identity not permitted.\r\n`);
+        return ctx.refuseLogin(tag, 'authzid-refused', 'AUTHORIZATIONFAILED', 'Authorization identity not permitted.');
       }
       return ctx.login(tag, plain.authcid, plain.password);
     }

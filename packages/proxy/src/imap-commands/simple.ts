@@ -32,7 +32,7 @@ export const logoutCommand: PreAuthCommand = {
   },
 };
 
-const serverId = formatIdParams({ name: 'Gatehouse', vendor: 'Gatehouse', 'support-url': 'https://example.invalid/gatehouse' });
+const serverId = formatIdParams({ name: 'Gatehouse', vendor: 'Gatehouse' });
 
 export const idCommand: PreAuthCommand = {
   name: 'ID',
