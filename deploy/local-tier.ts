@@ -1,8 +1,9 @@
 // A local tier for trying Gatehouse by hand: Redis, two Dovecot stores (be1, be2) with
 // sample users and mail, the directory filled through the `gatehouse` command itself,
 // and one node on loopback. Everything runs from var/local-tier and stops on Ctrl-C.
-//   --check   bring it up, list alice's INBOX through Gatehouse with curl, tear down:
-//             the smoke test that the README's first command works.
+//   --check   bring it up, list alice's INBOX (IMAPS) and fetch her first message (POP3S)
+//             through Gatehouse with curl, tear down: the smoke test that the README's
+//             first command works.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -89,6 +90,8 @@ async function main(): Promise<void> {
 
   const imapsPort = await pickPort(Number(process.env['GATEHOUSE_IMAPS_PORT'] ?? 9993));
   const imapPort = await pickPort(Number(process.env['GATEHOUSE_IMAP_PORT'] ?? 9143));
+  const pop3sPort = await pickPort(Number(process.env['GATEHOUSE_POP3S_PORT'] ?? 9995));
+  const pop3Port = await pickPort(Number(process.env['GATEHOUSE_POP3_PORT'] ?? 9110));
   const configFile = join(varDir, 'gatehouse.yaml');
   writeFileSync(
     configFile,
@@ -107,6 +110,8 @@ async function main(): Promise<void> {
       `    listeners:`,
       `      - { name: imaps, listen: "127.0.0.1:${imapsPort}", tls: implicit }`,
       `      - { name: imap, listen: "127.0.0.1:${imapPort}", tls: starttls }`,
+      `      - { name: pop3s, protocol: pop3, listen: "127.0.0.1:${pop3sPort}", tls: implicit }`,
+      `      - { name: pop3, protocol: pop3, listen: "127.0.0.1:${pop3Port}", tls: starttls }`,
       '',
     ].join('\n'),
   );
@@ -127,17 +132,22 @@ async function main(): Promise<void> {
     let err = '';
     node.stderr?.on('data', (d: Buffer) => {
       err += d.toString();
-      if (err.includes(`listening on 127.0.0.1:${imapPort}`)) ready();
+      // The node prints one line per listener once all are bound; POP3's come last.
+      if (err.includes(`listening on 127.0.0.1:${pop3Port}`)) ready();
     });
     node.once('exit', (code) => fail(new Error(`gatehouse serve exited with ${code}: ${err}`)));
   });
 
   const curl = `curl --cacert ${certFile} --user alice@example.com:alice-secret 'imaps://127.0.0.1:${imapsPort}/INBOX?ALL'`;
+  const curlPop3 = `curl --cacert ${certFile} --user alice@example.com:alice-secret 'pop3s://127.0.0.1:${pop3sPort}/1'`;
   if (check) {
     const r = spawnSync('sh', ['-c', curl], { encoding: 'utf8' });
     process.stdout.write(r.stdout);
-    const ok = r.status === 0 && /^\* SEARCH 1 2 3\b/m.test(r.stdout);
-    process.stdout.write(ok ? 'local tier check: ok\n' : `local tier check: FAILED (${r.status}) ${r.stderr}\n`);
+    const pop = spawnSync('sh', ['-c', curlPop3], { encoding: 'utf8' });
+    process.stdout.write(pop.stdout);
+    const ok =
+      r.status === 0 && /^\* SEARCH 1 2 3\b/m.test(r.stdout) && pop.status === 0 && /^Subject: Welcome to Gatehouse\r?$/m.test(pop.stdout);
+    process.stdout.write(ok ? 'local tier check: ok\n' : `local tier check: FAILED (${r.status}, ${pop.status}) ${r.stderr}${pop.stderr}\n`);
     return shutdown(ok ? 0 : 1);
   }
 
@@ -145,6 +155,8 @@ async function main(): Promise<void> {
 Gatehouse local tier is up (files in ${varDir}).
   IMAPS (implicit TLS)  127.0.0.1:${imapsPort}
   IMAP  (STARTTLS)      127.0.0.1:${imapPort}
+  POP3S (implicit TLS)  127.0.0.1:${pop3sPort}
+  POP3  (STLS)          127.0.0.1:${pop3Port}
   users (password)      alice@example.com (alice-secret), carol@example.com (carol-secret) on store be1
                         bob@example.com (bob-secret) on store be2
   certificate to trust  ${certFile}
@@ -153,6 +165,8 @@ List alice's INBOX through Gatehouse:
   ${curl}
 Read message 1:
   curl --cacert ${certFile} --user bob:bob-secret 'imaps://127.0.0.1:${imapsPort}/INBOX;MAILINDEX=1'
+Download message 1 over POP3 (STLS on ${pop3Port} works too: pop3://… --ssl-reqd):
+  ${curlPop3}
 Or with Python:
   python3 -c "import imaplib,ssl; c=imaplib.IMAP4_SSL('127.0.0.1',${imapsPort},ssl_context=ssl.create_default_context(cafile='${certFile}')); c.login('alice@example.com','alice-secret'); print(c.list()); c.logout()"
 Administer the directory (every node sees changes at once):

@@ -24,6 +24,7 @@ gh_ensure_debian_packages() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   # Real clients the tests drive through Gatehouse.
   command -v mbsync >/dev/null 2>&1 || missing+=(isync)
+  command -v fetchmail >/dev/null 2>&1 || missing+=(fetchmail)
   if [ ${#missing[@]} -gt 0 ]; then
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     gh_log "installing Debian packages: ${missing[*]}"

@@ -30,10 +30,12 @@ const limits = z
 const listener = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/).optional(),
-    protocol: z.literal('imap').default('imap'),
+    /** IMAP (993/143) or POP3 (995/110). */
+    protocol: z.enum(['imap', 'pop3']).default('imap'),
     listen: hostPort,
+    /** `starttls` is STARTTLS for IMAP and STLS for POP3. */
     tls: z.enum(['implicit', 'starttls']),
-    /** LOGIN/AUTHENTICATE before STARTTLS; only for trusted networks or tests. */
+    /** LOGIN/AUTHENTICATE (IMAP) or USER/PASS/AUTH (POP3) before STARTTLS/STLS; only for trusted networks or tests. */
     allowPlaintextAuth: z.boolean().default(false),
   })
   .strict();

@@ -12,7 +12,7 @@ import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
 
 const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
-  serve --config FILE | serve --imaps ADDR:PORT [--imap ADDR:PORT] --cert FILE --key FILE [--domain D]
+  serve --config FILE | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] --cert FILE --key FILE [--domain D]
   user add|set|passwd|show|list|del USER [--backend NAME] [--password-stdin] [--disabled|--enabled] [--imap yes|no] [--pop3 yes|no]
   user import FILE --backend NAME
   backend add|set|show|list|del|drain|undrain NAME --host H --imap-port P [--pop3-port P] [--tls none|starttls|implicit]

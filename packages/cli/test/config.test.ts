@@ -135,3 +135,38 @@ t.test('config check and print: validated without starting, defaults shown, Redi
   t.equal((JSON.parse(sentinel.stdout) as { redis: string }).redis, 'redis+sentinel://node:redacted@s1:26379,s2:26379/gatehouse?sentinelPassword=redacted');
   t.notMatch(sentinel.stdout, /hunter/);
 });
+
+t.test('config: POP3 listeners take protocol: pop3; an unknown protocol is an error with its line', async (t) => {
+  const cfg = parseConfig(
+    `vservers:
+  - name: example
+    tls: { cert: /c.pem, key: /k.pem }
+    listeners:
+      - { listen: "0.0.0.0:993", tls: implicit }
+      - { protocol: pop3, listen: "0.0.0.0:995", tls: implicit }
+      - { protocol: pop3, listen: "0.0.0.0:110", tls: starttls, allowPlaintextAuth: true }
+`,
+    'pop3.yaml',
+  );
+  t.same(
+    cfg.vservers[0]?.listeners.map((l) => [l.protocol, l.tls, l.allowPlaintextAuth]),
+    [
+      ['imap', 'implicit', false],
+      ['pop3', 'implicit', false],
+      ['pop3', 'starttls', true],
+    ],
+  );
+  t.throws(
+    () =>
+      parseConfig(
+        `vservers:
+  - name: example
+    tls: { cert: /c.pem, key: /k.pem }
+    listeners:
+      - { protocol: smtp, listen: "0.0.0.0:25", tls: starttls }
+`,
+        'smtp.yaml',
+      ),
+    { code: 'ERR_CONFIG', message: /smtp\.yaml:5: vservers\.0\.listeners\.0\.protocol: / },
+  );
+});

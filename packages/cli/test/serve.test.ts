@@ -90,3 +90,44 @@ t.test('serve: a bad default domain is refused at start', async (t) => {
   t.equal(r.code, 1);
   t.match(r.stderr, /ERR_CONFIG[\s\S]*vservers\.0\.defaultDomain: a lower-case DNS domain name/);
 });
+
+/** The greeting and the answer to one POP3 command over implicit TLS. */
+async function pop3Exchange(port: number, ca: string, command: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      const lines = buf.split('\r\n').slice(0, -1);
+      if (lines.length === 1 && buf.endsWith('\r\n')) s.write(`${command}\r\n`);
+      if (lines.length === 2) {
+        s.end();
+        resolve(lines);
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+t.test('serve: --pop3s and --pop3 open POP3 listeners (implicit TLS and STLS) beside IMAP', async (t) => {
+  const { cert, key, ca } = await certFiles();
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const args = ['serve', '--redis', redis.url, '--imaps', '127.0.0.1:0', '--pop3s', '127.0.0.1:0', '--pop3', '127.0.0.1:0', '--cert', cert, '--key', key];
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let stderr = '';
+  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const found = [...stderr.matchAll(/default\/(\w+) listening on 127\.0\.0\.1:(\d+) \((\w+), ([\w ]+)\)/g)];
+      if (found.length === 3) resolve(Object.fromEntries(found.map((m) => [`${m[1]} ${m[3]} ${m[4]}`, Number(m[2])])));
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  t.same(Object.keys(ports).sort(), ['imaps imap implicit TLS', 'pop3 pop3 STLS', 'pop3s pop3 implicit TLS']);
+  t.same(await pop3Exchange(ports['pop3s pop3 implicit TLS'] as number, ca, 'USER nobody'), ['+OK Gatehouse ready.', '+OK Send the password.']);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.equal(await exit, 0);
+});

@@ -1,6 +1,6 @@
 /**
- * @gatehouse/protocol: IMAP and SASL parsing and formatting for the pre-authentication
- * stage. Pure functions and incremental parsers fed Buffers; no I/O (enforced by a lint
+ * @gatehouse/protocol: IMAP, POP3 and SASL parsing and formatting for the
+ * pre-authentication stage. Pure functions and incremental parsers fed Buffers; no I/O (enforced by a lint
  * rule), so the proxy owns sockets and this package owns bytes.
  */
 export { GatehouseError } from './gatehouse-error.ts';
@@ -22,6 +22,22 @@ export {
   type ImapResponseReaderLimits,
   type ImapResponseStatus,
 } from './imap-response-reader.ts';
+export {
+  DEFAULT_POP3_READER_LIMITS,
+  Pop3CommandReader,
+  Pop3ReaderErrorCode,
+  type Pop3ReaderEvent,
+  type Pop3ReaderLimits,
+} from './pop3-command-reader.ts';
+export {
+  DEFAULT_POP3_RESPONSE_READER_LIMITS,
+  Pop3ResponseReader,
+  parsePop3Capabilities,
+  type Pop3Capability,
+  type Pop3Response,
+  type Pop3ResponseReaderLimits,
+} from './pop3-response-reader.ts';
+export { POP3_STORE_CAPABILITIES, formatPop3MultiLine, pop3Capabilities, type Pop3CapabilityOptions } from './pop3-capabilities.ts';
 export { filterPostLoginCapabilities, formatCapabilityCode, formatCapabilityResponse } from './capabilities.ts';
 export {
   formatIdParams,

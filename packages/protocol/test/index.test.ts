@@ -6,6 +6,8 @@ t.test('index: exports the public API and nothing from the byte queue', async (t
     'BACKEND_PROTOCOL_ERROR',
     'DEFAULT_IMAP_READER_LIMITS',
     'DEFAULT_IMAP_RESPONSE_READER_LIMITS',
+    'DEFAULT_POP3_READER_LIMITS',
+    'DEFAULT_POP3_RESPONSE_READER_LIMITS',
     'GatehouseError',
     'ID_MAX_KEY_BYTES',
     'ID_MAX_PAIRS',
@@ -13,6 +15,10 @@ t.test('index: exports the public API and nothing from the byte queue', async (t
     'ImapCommandReader',
     'ImapReaderErrorCode',
     'ImapResponseReader',
+    'POP3_STORE_CAPABILITIES',
+    'Pop3CommandReader',
+    'Pop3ReaderErrorCode',
+    'Pop3ResponseReader',
     'decodeBase64Strict',
     'encodeBase64',
     'encodeSaslPlain',
@@ -20,10 +26,13 @@ t.test('index: exports the public API and nothing from the byte queue', async (t
     'formatCapabilityCode',
     'formatCapabilityResponse',
     'formatIdParams',
+    'formatPop3MultiLine',
     'isValidTag',
     'parseCapabilities',
     'parseIdParams',
+    'parsePop3Capabilities',
     'parseSaslPlain',
+    'pop3Capabilities',
     'quoteImapString',
   ]);
   t.same(protocol.ImapReaderErrorCode, {
@@ -33,4 +42,8 @@ t.test('index: exports the public API and nothing from the byte queue', async (t
     BAD_TAG: 'ERR_BAD_TAG',
     TOO_MANY_ARGS: 'ERR_TOO_MANY_ARGS',
   });
+});
+
+t.test('index: the POP3 reader error codes', async (t) => {
+  t.same(protocol.Pop3ReaderErrorCode, { LINE_TOO_LONG: 'ERR_LINE_TOO_LONG', SYNTAX: 'ERR_SYNTAX' });
 });

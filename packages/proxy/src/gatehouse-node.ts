@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { Directory } from '@gatehouse/directory';
 import type { Logger } from 'pino';
 import { ImapSession, type ImapSessionDeps } from './imap-session.ts';
+import { Pop3Session, type Pop3SessionDeps } from './pop3-session.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 
 export interface GatehouseNodeOptions {
@@ -19,7 +20,7 @@ export interface GatehouseNodeOptions {
 export interface BoundListener {
   vserver: string;
   listener: string;
-  protocol: 'imap';
+  protocol: 'imap' | 'pop3';
   tls: ImapListenerSpec['tls'];
   host: string;
   port: number;
@@ -28,25 +29,25 @@ export interface BoundListener {
 export interface GatehouseNode {
   readonly nodeId: string;
   listeners(): BoundListener[];
-  sessions(): ReadonlySet<ImapSession>;
-  /** Stops accepting, ends every session with a BYE and waits for them to close. */
+  sessions(): ReadonlySet<ImapSession | Pop3Session>;
+  /** Stops accepting, ends every session (IMAP with a BYE; POP3 by closing) and waits for them to close. */
   close(): Promise<void>;
 }
 
 export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<GatehouseNode> {
   const nodeId = opts.nodeId ?? hostname();
-  const sessions = new Set<ImapSession>();
+  const sessions = new Set<ImapSession | Pop3Session>();
   const bound: Array<{ server: net.Server; info: BoundListener }> = [];
   const log = opts.logger.child({ node: nodeId });
   // One TLS context per virtual server, shared by its implicit-TLS listeners and STARTTLS.
   const contexts = new Map(opts.vservers.map((v) => [v, tls.createSecureContext(tlsOptions(v))]));
   const contextOf = (v: VirtualServer): tls.SecureContext => contexts.get(v) as tls.SecureContext;
 
-  const onEnd = (s: ImapSession): void => {
+  const onEnd = (s: ImapSession | Pop3Session): void => {
     sessions.delete(s);
   };
   // One deps object per listener, shared by its sessions (each session keeps a reference).
-  const depsOf = (vserver: VirtualServer, listener: ImapListenerSpec): ImapSessionDeps => ({
+  const depsOf = (vserver: VirtualServer, listener: ImapListenerSpec): ImapSessionDeps & Pop3SessionDeps => ({
     directory: opts.directory,
     logger: log,
     vserver,
@@ -55,22 +56,26 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
     secureContext: contextOf(vserver),
     onEnd,
   });
-  const accept = (socket: net.Socket, deps: ImapSessionDeps, isTls: boolean): void => {
-    const session = new ImapSession(socket, deps, isTls);
+  const accept = (socket: net.Socket, deps: ImapSessionDeps & Pop3SessionDeps, isTls: boolean, protocol: 'imap' | 'pop3'): void => {
+    const session = protocol === 'pop3' ? new Pop3Session(socket, deps, isTls) : new ImapSession(socket, deps, isTls);
     sessions.add(session);
     session.start();
   };
 
   try {
     for (const vserver of opts.vservers) {
-      for (const listener of vserver.imapListeners) {
+      const specs = [
+        ...vserver.imapListeners.map((listener) => ({ listener, protocol: 'imap' as const })),
+        ...(vserver.pop3Listeners ?? []).map((listener) => ({ listener, protocol: 'pop3' as const })),
+      ];
+      for (const { listener, protocol } of specs) {
         const deps = depsOf(vserver, listener);
         const server =
           listener.tls === 'implicit'
             ? tls.createServer({ ...tlsOptions(vserver), handshakeTimeout: vserver.limits.tlsHandshakeTimeoutMs }, (s) =>
-                accept(s, deps, true),
+                accept(s, deps, true, protocol),
               )
-            : net.createServer((s) => accept(s, deps, false));
+            : net.createServer((s) => accept(s, deps, false, protocol));
         // With a listener attached, Node no longer destroys the socket itself: a client that
         // stalls its handshake would otherwise hold the connection for ever.
         server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
@@ -89,7 +94,7 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
         const info: BoundListener = {
           vserver: vserver.name,
           listener: listener.name,
-          protocol: 'imap',
+          protocol,
           tls: listener.tls,
           host: addr.address,
           port: addr.port,

@@ -1,6 +1,6 @@
 export { startGatehouseNode, type GatehouseNode, type GatehouseNodeOptions, type BoundListener } from './gatehouse-node.ts';
 export { defaultImapLimits, type ImapLimits } from './limits.ts';
-export type { VirtualServer, ImapListenerSpec, ListenerTls } from './virtual-server.ts';
+export type { VirtualServer, ImapListenerSpec, ListenerTls, Pop3ListenerSpec } from './virtual-server.ts';
 export { ProxyError, ProxyErrorCode } from './proxy-error.ts';
 export { sessionChannel, type SessionEvent, type SessionView } from './session-events.ts';
 export { normalizeAddress } from './address.ts';

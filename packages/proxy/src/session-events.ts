@@ -9,6 +9,8 @@ export interface SessionView {
   readonly remoteAddress: string;
   readonly user: string | null;
   readonly backendName: string | null;
+  /** `pop3` on POP3 sessions; absent on IMAP sessions (read it as `imap`). */
+  readonly protocol?: 'imap' | 'pop3';
 }
 
 export type SessionEvent = { event: 'open' | 'login' | 'close'; session: SessionView };

@@ -14,14 +14,23 @@ export interface ImapListenerSpec {
   allowPlaintextAuth: boolean;
 }
 
+/**
+ * A POP3 listener: implicit TLS (995) or cleartext with STLS (110, RFC 2595 §4).
+ * `allowPlaintextAuth` allows USER/PASS and AUTH before STLS (off by default: USER and
+ * SASL are then not advertised and are refused).
+ */
+export type Pop3ListenerSpec = ImapListenerSpec;
+
 export interface VirtualServer {
   name: string;
   /** Appended to user names typed without a domain. */
   defaultDomain: string | undefined;
-  /** Text of the `* OK` greeting. */
+  /** Text of the `* OK` (IMAP) and `+OK` (POP3) greetings. */
   banner: string;
   /** PEM certificate chain and key of the listeners (SNI per domain comes later). */
   tls: { cert: string | Buffer; key: string | Buffer };
   limits: ImapLimits;
   imapListeners: ImapListenerSpec[];
+  /** POP3 listeners; absent or empty: no POP3 on this virtual server. */
+  pop3Listeners?: Pop3ListenerSpec[];
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { Directory } from '@gatehouse/directory';
-import { defaultImapLimits, startGatehouseNode, type VirtualServer } from '@gatehouse/proxy';
+import { defaultImapLimits, startGatehouseNode, type ImapListenerSpec, type VirtualServer } from '@gatehouse/proxy';
 import type { GatehouseConfig, VserverConfig } from '../config-schema.ts';
 import { loadConfig, parseConfig } from '../config-load.ts';
 import { CliError } from '../cli-error.ts';
@@ -15,6 +15,8 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     config: { type: 'string' },
     imaps: { type: 'string' },
     imap: { type: 'string' },
+    pop3s: { type: 'string' },
+    pop3: { type: 'string' },
     cert: { type: 'string' },
     key: { type: 'string' },
     domain: { type: 'string' },
@@ -52,7 +54,8 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     throw new CliError('ERR_LISTEN', `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${e.code ?? e.message}`);
   }
   for (const l of node.listeners()) {
-    process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${l.tls === 'implicit' ? 'implicit TLS' : 'STARTTLS'})\n`);
+    const tlsMode = l.tls === 'implicit' ? 'implicit TLS' : l.protocol === 'pop3' ? 'STLS' : 'STARTTLS';
+    process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${tlsMode})\n`);
   }
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
@@ -72,7 +75,9 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
   const listeners: Array<Record<string, unknown>> = [];
   if (str('imaps')) listeners.push({ name: 'imaps', listen: str('imaps'), tls: 'implicit' });
   if (str('imap')) listeners.push({ name: 'imap', listen: str('imap'), tls: 'starttls', allowPlaintextAuth: values['allow-plaintext-auth'] === true });
-  if (listeners.length === 0) throw new CliError('ERR_USAGE', 'serve needs --config FILE, or --imaps/--imap ADDR:PORT with --cert and --key', 2);
+  if (str('pop3s')) listeners.push({ name: 'pop3s', protocol: 'pop3', listen: str('pop3s'), tls: 'implicit' });
+  if (str('pop3')) listeners.push({ name: 'pop3', protocol: 'pop3', listen: str('pop3'), tls: 'starttls', allowPlaintextAuth: values['allow-plaintext-auth'] === true });
+  if (listeners.length === 0) throw new CliError('ERR_USAGE', 'serve needs --config FILE, or --imaps/--imap/--pop3s/--pop3 ADDR:PORT with --cert and --key', 2);
   if (!str('cert') || !str('key')) throw new CliError('ERR_USAGE', 'serve needs --cert FILE and --key FILE', 2);
   const vserver: Record<string, unknown> = { name: 'default', tls: { cert: str('cert'), key: str('key') }, listeners };
   if (str('domain')) vserver['defaultDomain'] = str('domain');
@@ -97,18 +102,29 @@ function buildVirtualServer(v: VserverConfig): VirtualServer {
     banner: v.banner,
     tls: { cert, key },
     limits,
-    imapListeners: v.listeners.map((l, i) => {
-      const at = l.listen.lastIndexOf(':');
-      // Unnamed listeners are called imaps, imap, then imaps2, imap2… in file order.
-      const kind = l.tls === 'implicit' ? 'imaps' : 'imap';
-      const sameKindBefore = v.listeners.slice(0, i).filter((o) => o.name === undefined && o.tls === l.tls).length;
-      return {
-        name: l.name ?? `${kind}${sameKindBefore === 0 ? '' : sameKindBefore + 1}`,
-        host: l.listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'),
-        port: Number(l.listen.slice(at + 1)),
-        tls: l.tls,
-        allowPlaintextAuth: l.allowPlaintextAuth,
-      };
-    }),
+    imapListeners: listenersOf(v, 'imap'),
+    pop3Listeners: listenersOf(v, 'pop3'),
   };
+}
+
+/**
+ * The listeners of one protocol. Unnamed ones are called imaps, imap, pop3s, pop3 (by
+ * protocol and TLS mode), then imaps2, imap2… in file order.
+ */
+function listenersOf(v: VserverConfig, protocol: 'imap' | 'pop3'): ImapListenerSpec[] {
+  const out: ImapListenerSpec[] = [];
+  v.listeners.forEach((l, i) => {
+    if (l.protocol !== protocol) return;
+    const at = l.listen.lastIndexOf(':');
+    const kind = `${protocol}${l.tls === 'implicit' ? 's' : ''}`;
+    const sameKindBefore = v.listeners.slice(0, i).filter((o) => o.name === undefined && o.protocol === protocol && o.tls === l.tls).length;
+    out.push({
+      name: l.name ?? `${kind}${sameKindBefore === 0 ? '' : sameKindBefore + 1}`,
+      host: l.listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'),
+      port: Number(l.listen.slice(at + 1)),
+      tls: l.tls,
+      allowPlaintextAuth: l.allowPlaintextAuth,
+    });
+  });
+  return out;
 }

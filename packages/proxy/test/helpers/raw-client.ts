@@ -1,4 +1,4 @@
-// A deliberately dumb IMAP client on a real socket: sends exactly the bytes a test gives
+// A deliberately dumb IMAP (or POP3: it is line-based) client on a real socket: sends exactly the bytes a test gives
 // and returns exactly the lines it receives, so tests can do what no polite client does
 // (pipeline behind STARTTLS, send over-long lines, inject CR/LF).
 import net from 'node:net';
@@ -15,11 +15,13 @@ export class RawClient {
     this.listen(socket);
   }
 
-  static async connect(port: number, opts: { tls?: boolean; caPem?: string } = {}): Promise<RawClient> {
+  /** `localAddress` picks the client's source address (any of 127.0.0.0/8 works on loopback). */
+  static async connect(port: number, opts: { tls?: boolean; caPem?: string; localAddress?: string } = {}): Promise<RawClient> {
+    const local = opts.localAddress === undefined ? {} : { localAddress: opts.localAddress };
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = opts.tls
-        ? tls.connect({ host: '127.0.0.1', port, ca: opts.caPem, servername: 'localhost' }, () => resolve(s))
-        : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+        ? tls.connect({ host: '127.0.0.1', port, ca: opts.caPem, servername: 'localhost', ...local }, () => resolve(s))
+        : net.connect({ host: '127.0.0.1', port, ...local }, () => resolve(s));
       s.once('error', reject);
     });
     return new RawClient(socket);

@@ -1,6 +1,7 @@
 // A whole tier for one test file: its own Redis, two Dovecot stores, a directory with a
 // key prefix of its own, and a Gatehouse node on loopback with an implicit-TLS and a
-// STARTTLS listener. Everything is real and is stopped in the test's teardown.
+// STARTTLS listener for IMAP, and the same two for POP3 (995-style and STLS). Everything
+// is real and is stopped in the test's teardown.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { Test } from 'tap';
@@ -32,6 +33,10 @@ export interface Tier {
   caPem: string;
   imapsPort: number;
   imapPort: number;
+  /** POP3 with implicit TLS. */
+  pop3sPort: number;
+  /** POP3 in cleartext with STLS. */
+  pop3Port: number;
   host: string;
 }
 
@@ -39,6 +44,8 @@ export interface TierOptions {
   limits?: Partial<ImapLimits>;
   /** Extra users (all get a password; their store must know them too). */
   extraUsers?: TierUser[];
+  /** Raw dovecot.conf text for both stores (e.g. `protocol pop3 { pop3_lock_session = yes }`). */
+  dovecotExtraConfig?: string;
 }
 
 export async function startTier(t: Test, opts: TierOptions = {}): Promise<Tier> {
@@ -47,7 +54,11 @@ export async function startTier(t: Test, opts: TierOptions = {}): Promise<Tier> 
   t.teardown(() => redis.stop());
   const [be1, be2] = await Promise.all(
     (['be1', 'be2'] as const).map((name) =>
-      startDovecot({ name, users: all.filter((u) => u.backend === name).map((u) => ({ user: u.name, password: u.password })) }),
+      startDovecot({
+        name,
+        users: all.filter((u) => u.backend === name).map((u) => ({ user: u.name, password: u.password })),
+        ...(opts.dovecotExtraConfig === undefined ? {} : { extraConfig: opts.dovecotExtraConfig }),
+      }),
     ),
   );
   if (!be1 || !be2) throw new Error('dovecot did not start');
@@ -92,6 +103,10 @@ export async function startTier(t: Test, opts: TierOptions = {}): Promise<Tier> 
           { name: 'imaps', host: '127.0.0.1', port: 0, tls: 'implicit', allowPlaintextAuth: false },
           { name: 'imap', host: '127.0.0.1', port: 0, tls: 'starttls', allowPlaintextAuth: false },
         ],
+        pop3Listeners: [
+          { name: 'pop3s', host: '127.0.0.1', port: 0, tls: 'implicit', allowPlaintextAuth: false },
+          { name: 'pop3', host: '127.0.0.1', port: 0, tls: 'starttls', allowPlaintextAuth: false },
+        ],
       },
     ],
   });
@@ -108,6 +123,8 @@ export async function startTier(t: Test, opts: TierOptions = {}): Promise<Tier> 
     caPem: cert.certPem,
     imapsPort: port('imaps'),
     imapPort: port('imap'),
+    pop3sPort: port('pop3s'),
+    pop3Port: port('pop3'),
     host: '127.0.0.1',
   };
 }

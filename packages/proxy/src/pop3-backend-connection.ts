@@ -1,0 +1,246 @@
+// Talks POP3 to a back-end store until the user is logged in there, then hands the raw
+// socket to the pipe. Everything the store says before that is parsed with the protocol
+// package's Pop3ResponseReader, one response per command (POP3 responses can only be
+// framed knowing the command, RFC 1939 §3), and nothing is read ahead of the login's
+// answer, so the store's later bytes stay for the pipe.
+//
+// Nothing a user typed is spliced into a command: the login is SASL PLAIN in base64
+// (RFC 5034, RFC 4616); only a `login: user` store without SASL PLAIN gets USER and PASS,
+// and only with text that cannot break the line (no CR, LF, NUL, other controls, within
+// RFC 2449 §4's 255 octets). XCLIENT parameters are values Gatehouse produces itself (an
+// IP address it parsed, a port number, its own session id).
+import net from 'node:net';
+import { Pop3ResponseReader, encodeSaslPlain, parsePop3Capabilities, type Pop3Capability, type Pop3Response } from '@gatehouse/protocol';
+import { openBackendSocket, upgradeBackendSocket, type BackendTarget, type BackendTimeouts } from './backend-socket.ts';
+import type { StoreCredentials } from './login-decision.ts';
+import { ProxyError, ProxyErrorCode } from './proxy-error.ts';
+
+/** The client's side of the connection, passed to a store that speaks XCLIENT. */
+export interface Pop3ClientOrigin {
+  remoteAddress: string;
+  remotePort: number;
+  sessionId: string;
+}
+
+export type Pop3LoginResult =
+  /** `reply` is the store's `+OK` line, raw; `pending` what it sent after it. */
+  | { ok: true; socket: net.Socket; reply: Buffer; pending: Buffer }
+  /** The store refused: its RFC 2449 response code (`IN-USE`, `AUTH`, …) and text. */
+  | { ok: false; code: string | null; text: string };
+
+/** RFC 2449 §4: a command line is at most 255 octets with its CRLF. */
+const MAX_COMMAND_BYTES = 253;
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+type Waiter = { multiline: boolean; resolve: (r: Pop3Response) => void; reject: (e: Error) => void };
+
+export class Pop3BackendConnection {
+  readonly target: BackendTarget;
+  readonly timeouts: BackendTimeouts;
+  socket: net.Socket;
+  /** The store's CAPA list (empty when it has no CAPA); asked again after STLS. */
+  capabilities: Pop3Capability[] = [];
+  /** Dovecot announces XCLIENT as a code in its greeting when it trusts Gatehouse. */
+  private xclientInGreeting = false;
+  private reader = new Pop3ResponseReader();
+  private waiter: Waiter | null = null;
+  private failure: Error | null = null;
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly onData = (chunk: Buffer): void => {
+    this.reader.push(chunk);
+    this.poll();
+  };
+  private readonly onEnd = (): void =>
+    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name} closed the connection`));
+  private readonly onError = (err: Error): void =>
+    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name}: ${err.message}`, { cause: err }));
+
+  private constructor(target: BackendTarget, timeouts: BackendTimeouts, socket: net.Socket) {
+    this.target = target;
+    this.timeouts = timeouts;
+    this.socket = socket;
+    this.attach();
+  }
+
+  static async connect(target: BackendTarget, timeouts: BackendTimeouts): Promise<Pop3BackendConnection> {
+    const socket = await openBackendSocket(target, timeouts.connectTimeoutMs);
+    const conn = new Pop3BackendConnection(target, timeouts, socket);
+    try {
+      const greeting = await conn.read(false);
+      if (greeting.status !== 'OK') {
+        throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${target.name} greeted with ${greeting.status === 'ERR' ? '-ERR' : 'a challenge'}`);
+      }
+      conn.xclientInGreeting = greeting.code?.toUpperCase() === 'XCLIENT';
+      await conn.fetchCapabilities();
+      if (target.tls === 'starttls') {
+        await conn.startTls();
+        await conn.fetchCapabilities(); // RFC 2595 §4: forget what was learnt before TLS
+      }
+      return conn;
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+  }
+
+  has(name: string): boolean {
+    return this.capabilities.some((c) => c.name === name);
+  }
+
+  /**
+   * Tells the store who the client is with XCLIENT (Dovecot's pop3-login honours it from
+   * login_trusted_networks). Returns whether the store took it; a store without XCLIENT
+   * is not asked.
+   */
+  async sendXclient(origin: Pop3ClientOrigin): Promise<boolean> {
+    if (!this.xclientInGreeting && !this.has('XCLIENT')) return false;
+    const params: string[] = [];
+    if (net.isIP(origin.remoteAddress) !== 0) params.push(`ADDR=${origin.remoteAddress}`);
+    if (Number.isInteger(origin.remotePort) && origin.remotePort > 0 && origin.remotePort < 65536) params.push(`PORT=${origin.remotePort}`);
+    if (SESSION_ID.test(origin.sessionId)) params.push(`SESSION=${origin.sessionId}`);
+    if (params.length === 0) return false;
+    const r = await this.command(`XCLIENT ${params.join(' ')}`);
+    return r.status === 'OK';
+  }
+
+  /** Logs in; a refusal by the store is a result, a broken store an exception. */
+  async login(creds: StoreCredentials): Promise<Pop3LoginResult> {
+    let done: Pop3Response;
+    const sasl = this.capabilities.find((c) => c.name === 'SASL');
+    if (sasl?.args.some((m) => m.toUpperCase() === 'PLAIN') === true) {
+      const ir =
+        creds.kind === 'master'
+          ? encodeSaslPlain(creds.user, creds.masterUser, creds.masterPassword)
+          : encodeSaslPlain('', creds.user, creds.password);
+      // RFC 5034 §4: an initial response that would make the line too long goes after a challenge.
+      if ('AUTH PLAIN '.length + ir.length <= MAX_COMMAND_BYTES) {
+        done = await this.command(`AUTH PLAIN ${ir}`);
+      } else {
+        done = await this.command('AUTH PLAIN', ir);
+      }
+    } else if (creds.kind === 'user') {
+      if (!safeLine('USER', creds.user) || !safeLine('PASS', creds.password)) {
+        return { ok: false, code: null, text: 'credentials cannot be passed to this back-end' };
+      }
+      const user = await this.command(`USER ${creds.user}`);
+      if (user.status !== 'OK') return { ok: false, code: user.code, text: user.text };
+      done = await this.command(`PASS ${creds.password}`);
+    } else {
+      throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} offers no usable login (needs SASL PLAIN)`);
+    }
+    if (done.status !== 'OK') return { ok: false, code: done.code, text: done.text };
+    return { ok: true, socket: this.release(), reply: done.raw, pending: this.pending };
+  }
+
+  destroy(): void {
+    this.detach();
+    this.socket.destroy();
+  }
+
+  /** Stops parsing and gives the socket away; unread bytes stay in `pending`. */
+  private release(): net.Socket {
+    this.detach();
+    this.socket.pause();
+    this.pending = this.reader.takeBuffered();
+    return this.socket;
+  }
+
+  private async fetchCapabilities(): Promise<void> {
+    const r = await this.command('CAPA', undefined, true);
+    // A store without CAPA (RFC 1939 only) answers -ERR: it has no extensions.
+    this.capabilities = r.status === 'OK' ? parsePop3Capabilities(r.lines ?? []) : [];
+  }
+
+  private async startTls(): Promise<void> {
+    const done = await this.command('STLS');
+    if (done.status !== 'OK') {
+      throw new ProxyError(ProxyErrorCode.BACKEND_TLS, `back-end ${this.target.name} refused STLS: ${done.text}`);
+    }
+    // Anything the store sent after its +OK and before TLS would be injected plaintext.
+    if (this.reader.takeBuffered().length > 0) {
+      throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent data after STLS`);
+    }
+    this.detach();
+    this.socket = await upgradeBackendSocket(this.socket, this.target, this.timeouts.connectTimeoutMs);
+    this.attach();
+  }
+
+  /** Sends one command and waits for its answer; `continuation` answers one SASL challenge. */
+  private async command(line: string, continuation?: string, multiline = false): Promise<Pop3Response> {
+    this.socket.write(`${line}\r\n`);
+    for (;;) {
+      const r = await this.read(multiline);
+      if (r.status !== null) return r;
+      if (continuation === undefined) {
+        throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent an unexpected challenge`);
+      }
+      this.socket.write(`${continuation}\r\n`);
+      continuation = undefined;
+    }
+  }
+
+  private read(multiline: boolean): Promise<Pop3Response> {
+    return new Promise<Pop3Response>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${this.target.name} did not answer in ${this.timeouts.responseTimeoutMs} ms`));
+      }, this.timeouts.responseTimeoutMs);
+      this.waiter = {
+        multiline,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      // A response that arrived before the store hung up is still delivered first.
+      this.poll();
+      if (this.waiter !== null && this.failure !== null) this.fail(this.failure);
+    });
+  }
+
+  /** Hands the waiter its response if one is complete; never parses without a waiter. */
+  private poll(): void {
+    const w = this.waiter;
+    if (w === null) return;
+    let r: Pop3Response | null;
+    try {
+      r = this.reader.next(w.multiline);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    if (r === null) return;
+    this.waiter = null;
+    w.resolve(r);
+  }
+
+  private fail(err: Error): void {
+    if (!this.failure) this.failure = err;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(this.failure);
+  }
+
+  private attach(): void {
+    this.socket.on('data', this.onData);
+    this.socket.on('end', this.onEnd);
+    this.socket.on('error', this.onError);
+  }
+
+  private detach(): void {
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('error', this.onError);
+  }
+}
+
+/** `KEYWORD text` is one safe command line: printable text (TAB, 8-bit allowed), short enough. */
+function safeLine(keyword: string, text: string): boolean {
+  // C0 controls other than TAB, and DEL/C1 controls: nothing that could end or bend the line.
+  const controls = /[^\P{Cc}\t]/u;
+  return text.length > 0 && !controls.test(text) && Buffer.byteLength(`${keyword} ${text}`, 'utf8') <= MAX_COMMAND_BYTES;
+}
