@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export type GatehouseProcessOptions = {
   repoRoot: string;
@@ -17,6 +18,11 @@ export type GatehouseProcessOptions = {
   certPem: string;
   keyPem: string;
   startTimeoutMs?: number;
+  /**
+   * Runs the node with `--expose-gc` and the bench's gc-hook.ts preloaded, so
+   * collectGarbage() can ask it for a full collection (for the memory phase only).
+   */
+  gcHook?: boolean;
 };
 
 export type GatehouseProcess = {
@@ -28,6 +34,8 @@ export type GatehouseProcess = {
   rssKiB(): number;
   /** The last lines the node wrote to stderr (for error messages). */
   output(): string;
+  /** A full, compacting GC in the node (needs `gcHook`); resolves when it is done. */
+  collectGarbage(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -64,7 +72,8 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
   );
 
   const main = path.join(opts.repoRoot, 'packages', 'cli', 'src', 'main.ts');
-  const args = [main, 'serve', '--config', configPath];
+  const hook = path.join(import.meta.dirname, 'gc-hook.ts');
+  const args = [...(opts.gcHook ? ['--expose-gc', '--import', pathToFileURL(hook).href] : []), main, 'serve', '--config', configPath];
   const guarded = existsSync(SETPRIV);
   const child = spawn(guarded ? SETPRIV : process.execPath, guarded ? ['--pdeathsig', 'KILL', process.execPath, ...args] : args, {
     cwd: opts.repoRoot,
@@ -72,8 +81,16 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
     env: { ...process.env, GATEHOUSE_REDIS_URL: '' },
   });
   let output = '';
+  let gcDone = 0;
+  let onGcDone: (() => void) | null = null;
   const keep = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_KEEP);
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-OUTPUT_KEEP);
+    const done = text.match(/^gatehouse-bench: gc \d+ done/gm);
+    if (done !== null) {
+      gcDone += done.length;
+      onGcDone?.();
+    }
   };
   // Both pipes are drained for the whole life of the child (a full pipe would block it).
   child.stdout?.on('data', keep);
@@ -93,6 +110,25 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
     }
   };
 
+  /** Sends SIGUSR2 and waits for the hook's "gc N done" line on stderr. */
+  const collectGarbage = (): Promise<void> => {
+    if (!opts.gcHook) return Promise.reject(new Error('gatehouse node was started without the gc hook'));
+    const want = gcDone + 1;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        onGcDone = null;
+        reject(new Error(`gatehouse node did not report a GC within 30 s:\n${output}`));
+      }, 30_000);
+      onGcDone = () => {
+        if (gcDone < want) return;
+        clearTimeout(timer);
+        onGcDone = null;
+        resolve();
+      };
+      child.kill('SIGUSR2');
+    });
+  };
+
   try {
     const port = await waitListening(child, () => output, opts.startTimeoutMs ?? 20_000);
     const pid = child.pid;
@@ -104,6 +140,7 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
       configPath,
       rssKiB: () => readRssKiB(pid),
       output: () => output,
+      collectGarbage: () => collectGarbage(),
       stop,
     };
   } catch (err) {

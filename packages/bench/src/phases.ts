@@ -185,12 +185,24 @@ export async function measureNoop(target: TlsTarget, user: BenchUser, opts: { co
 
 export type MemoryResult = {
   sessions: number;
+  /** VmRSS after the warm-up logins, before any GC the bench asks for. */
+  baselineBeforeGcKiB: number;
+  /** VmRSS the per-session figures start from: after the warm-up and, with `collectGarbage`, a full GC. */
   baselineKiB: number;
+  /** VmRSS `settleMs` after the last login, no GC: the sessions plus the garbage of opening them. */
   loadedKiB: number;
+  /** VmRSS after a full GC, every session still open (null without `collectGarbage`). */
+  loadedAfterGcKiB: number | null;
   afterCloseKiB: number;
+  /** (loaded − baseline) / sessions: right after the burst of logins. */
   perSessionKiB: number;
+  /** (loaded after GC − baseline) / sessions: what the idle sessions keep (null without `collectGarbage`). */
+  perSessionAfterGcKiB: number | null;
   openSeconds: number;
 };
+
+/** A GC in the node is synchronous; this only lets freed pages leave RSS before it is read. */
+const GC_SETTLE_MS = 500;
 
 /** VmRSS after `settleMs`, sampled a few times so a GC in flight does not decide it. */
 async function settledRss(rss: () => number, settleMs: number): Promise<number> {
@@ -208,17 +220,29 @@ async function settledRss(rss: () => number, settleMs: number): Promise<number> 
  * then compares the node's RSS with the RSS before them. A warm-up of login cycles comes
  * first, so one-time costs (code paths compiled, TLS context, Redis pipeline) are in the
  * baseline rather than spread over the sessions.
+ *
+ * RSS read shortly after a burst of logins includes their garbage: V8 keeps the heap it
+ * grew to until it collects and, idle, gives it back only a minute or two later. With
+ * `collectGarbage` (a full GC in the node) the baseline is read after one, and the loaded
+ * RSS both before one (the burst's garbage included) and after one (what the sessions
+ * keep: live objects, plus native memory no GC touches).
  */
 export async function measureIdleMemory(
   target: TlsTarget,
   user: BenchUser,
   rss: () => number,
-  opts: { sessions: number; concurrency: number; warmup: number; settleMs: number },
+  opts: { sessions: number; concurrency: number; warmup: number; settleMs: number; collectGarbage?: () => Promise<void> },
   progress: Progress,
 ): Promise<MemoryResult> {
+  const collect = opts.collectGarbage;
   await runPool(opts.warmup, opts.concurrency, () => loginCycle(target, user));
-  const baselineKiB = await settledRss(rss, opts.settleMs);
-  progress(`  node RSS before: ${baselineKiB} KiB; opening ${opts.sessions} sessions, ${opts.concurrency} at a time`);
+  const baselineBeforeGcKiB = await settledRss(rss, opts.settleMs);
+  let baselineKiB = baselineBeforeGcKiB;
+  if (collect) {
+    await collect();
+    baselineKiB = await settledRss(rss, GC_SETTLE_MS);
+  }
+  progress(`  node RSS before: ${baselineKiB} KiB${collect ? ` after a full GC (${baselineBeforeGcKiB} KiB before it)` : ''}; opening ${opts.sessions} sessions, ${opts.concurrency} at a time`);
   const open: ImapConnection[] = [];
   const start = process.hrtime.bigint();
   try {
@@ -234,18 +258,29 @@ export async function measureIdleMemory(
     });
     const openSeconds = msSince(start) / 1000;
     const loadedKiB = await settledRss(rss, opts.settleMs);
+    let loadedAfterGcKiB: number | null = null;
+    if (collect) {
+      await collect();
+      loadedAfterGcKiB = await settledRss(rss, GC_SETTLE_MS);
+    }
     const gone = open.filter((c) => c.closed).length;
     if (gone > 0) throw new Error(`${gone} of ${open.length} idle sessions were closed by the server`);
-    progress(`  node RSS with ${open.length} idle sessions: ${loadedKiB} KiB (opened in ${openSeconds.toFixed(1)} s)`);
+    progress(
+      `  node RSS with ${open.length} idle sessions: ${loadedKiB} KiB` +
+        `${loadedAfterGcKiB === null ? '' : `, ${loadedAfterGcKiB} KiB after a full GC`} (opened in ${openSeconds.toFixed(1)} s)`,
+    );
     for (const c of open) c.destroy();
     open.length = 0;
     const afterCloseKiB = await settledRss(rss, opts.settleMs);
     return {
       sessions: opts.sessions,
+      baselineBeforeGcKiB,
       baselineKiB,
       loadedKiB,
+      loadedAfterGcKiB,
       afterCloseKiB,
       perSessionKiB: (loadedKiB - baselineKiB) / opts.sessions,
+      perSessionAfterGcKiB: loadedAfterGcKiB === null ? null : (loadedAfterGcKiB - baselineKiB) / opts.sessions,
       openSeconds,
     };
   } finally {
