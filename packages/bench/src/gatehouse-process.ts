@@ -23,6 +23,8 @@ export type GatehouseProcessOptions = {
    * collectGarbage() can ask it for a full collection (for the memory phase only).
    */
   gcHook?: boolean;
+  /** The node's verified-password cache TTL; 0 turns it off (every login pays the hash). */
+  authCacheTtlMs?: number;
 };
 
 export type GatehouseProcess = {
@@ -45,7 +47,7 @@ const OUTPUT_KEEP = 8192;
 export async function startGatehouseProcess(opts: GatehouseProcessOptions): Promise<GatehouseProcess> {
   const certPath = path.join(opts.workDir, 'gatehouse-cert.pem');
   const keyPath = path.join(opts.workDir, 'gatehouse-key.pem');
-  const configPath = path.join(opts.workDir, 'gatehouse.yaml');
+  const configPath = path.join(opts.workDir, `gatehouse-${opts.authCacheTtlMs ?? 'default'}-${process.hrtime.bigint()}.yaml`);
   await writeFile(certPath, opts.certPem);
   await writeFile(keyPath, opts.keyPem, { mode: 0o600 });
   // JSON.stringify yields valid YAML double-quoted scalars for any path or URL.
@@ -58,6 +60,7 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
       `keyPrefix: ${q(opts.keyPrefix)}`,
       'log:',
       '  level: warn',
+      ...(opts.authCacheTtlMs === undefined ? [] : ['authCache:', `  ttlMs: ${opts.authCacheTtlMs}`]),
       'vservers:',
       '  - name: bench',
       `    defaultDomain: ${q(opts.defaultDomain)}`,
