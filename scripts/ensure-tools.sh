@@ -25,6 +25,9 @@ gh_ensure_debian_packages() {
   # Real clients the tests drive through Gatehouse.
   command -v mbsync >/dev/null 2>&1 || missing+=(isync)
   command -v fetchmail >/dev/null 2>&1 || missing+=(fetchmail)
+  command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+  # swaks needs Net::SSLeay for --tls (STARTTLS on the delivery listeners).
+  perl -MNet::SSLeay -e1 >/dev/null 2>&1 || missing+=(libnet-ssleay-perl)
   if [ ${#missing[@]} -gt 0 ]; then
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     gh_log "installing Debian packages: ${missing[*]}"

@@ -83,12 +83,37 @@ export const configSchema = z
       .object({ ttlMs: z.number().int().min(0).max(24 * 3_600_000).default(300_000), maxEntries: z.number().int().min(0).max(10_000_000).default(10_000) })
       .strict()
       .default({ ttlMs: 300_000, maxEntries: 10_000 }),
-    node: z.object({ id: z.string().min(1).max(64).optional() }).strict().default({}),
+    node: z
+      .object({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1..64 characters of [A-Za-z0-9._-], starting with a letter or digit').optional() })
+      .strict()
+      .default({}),
+    /** The tier-wide session registry (docs/directory.md#sessions): heartbeat period and how long a silent node's sessions stay listed. */
+    sessionRegistry: z
+      .object({
+        heartbeatMs: z.number().int().min(100).max(600_000).default(10_000),
+        ttlMs: z.number().int().min(250).max(3_600_000).default(30_000),
+      })
+      .strict()
+      .refine((r) => r.ttlMs >= 2 * r.heartbeatMs, { message: 'ttlMs must be at least twice heartbeatMs', path: ['ttlMs'] })
+      .default({ heartbeatMs: 10_000, ttlMs: 30_000 }),
+    /** The admin HTTP listener (API, /metrics): off unless `listen` is given; loopback unless a token is set. */
+    admin: z
+      .object({
+        listen: hostPort.optional(),
+        /** Bearer token for every admin route; required when `listen` is not a loopback address. */
+        token: z.string().regex(/^[\x21-\x7e]{16,256}$/, '16..256 printable ASCII characters without spaces').optional(),
+      })
+      .strict()
+      .default({}),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
     vservers: z.array(vserver).min(1),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const adminHost = cfg.admin.listen?.slice(0, cfg.admin.listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+    if (adminHost !== undefined && cfg.admin.token === undefined && !/^(127(\.\d{1,3}){3}|::1|localhost)$/.test(adminHost)) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'token'], message: `required: the admin listener ${cfg.admin.listen} is not on loopback` });
+    }
     const names = new Set<string>();
     const binds = new Set<string>();
     cfg.vservers.forEach((v, i) => {

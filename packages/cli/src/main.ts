@@ -10,9 +10,10 @@ import { configCommand } from './commands/config.ts';
 import { domainCommand } from './commands/domain.ts';
 import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
+import { kickCommand, whoCommand } from './commands/who.ts';
 
 const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
-  serve --config FILE | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] --cert FILE --key FILE [--domain D]
+  serve --config FILE [--admin [ADDR:]PORT] | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] --cert FILE --key FILE [--domain D]
   user add|set|passwd|show|list|del USER [--backend NAME] [--password-stdin] [--disabled|--enabled] [--imap yes|no] [--pop3 yes|no]
   user import FILE --backend NAME
   backend add|set|show|list|del|drain|undrain NAME --host H --imap-port P [--pop3-port P] [--tls none|starttls|implicit]
@@ -20,10 +21,12 @@ const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
   domain add|list|del DOMAIN
   cert self-signed|show --cert FILE --key FILE [--name DNS-OR-IP ...]
   config check|print --config FILE
+  who [--user U] [--vserver V] [--node N] [--backend B]
+  kick SESSION_ID | kick --user U [--text TEXT] [--wait-ms MS]
 The directory is --redis URL or GATEHOUSE_REDIS_URL.`;
 
 type AdminVerb = (ctx: CommandContext, dir: Directory) => Promise<void>;
-const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand };
+const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, who: whoCommand, kick: kickCommand };
 
 async function main(argv: string[]): Promise<void> {
   let json = false;

@@ -10,6 +10,8 @@
  *                                 state     active | disabled
  *                                 imap      1 | 0   IMAP allowed (absent = 1)
  *                                 pop3      1 | 0   POP3 allowed (absent = 1)
+ *                                 delivery  1 | 0   mail delivery (LMTP/SMTP) allowed (absent = 1)
+ *                                 tnef      convert | keep | off   TNEF policy at delivery (absent: the domain's)
  *                                 created   ISO 8601 time
  *                                 updated   ISO 8601 time
  *   gh:users                set   every user name
@@ -17,6 +19,7 @@
  *   gh:backend:<name>       hash  host      DNS name or IP address of the store
  *                                 imapPort  TCP port (default 143, or 993 with tls=implicit)
  *                                 pop3Port  TCP port (absent: no POP3 on this back-end)
+ *                                 lmtpPort  TCP port of its LMTP (absent: no delivery to this back-end)
  *                                 tls       none | starttls | implicit
  *                                 login     master | user   how Gatehouse logs in there:
  *                                           `master` = as masterUser with the user as SASL
@@ -35,7 +38,13 @@
  *   gh:backends             set   every back-end name
  *
  *   gh:domain:<domain>      hash  created
+ *                                 delivery  1 | 0   mail delivery to this domain allowed (absent = 1)
+ *                                 tnef      convert | keep | off   TNEF policy at delivery (absent = convert)
  *   gh:domains              set   every domain name
+ *
+ *   gh:alias:<addr@domain>  hash  target    the local user mail for this address goes to
+ *                                 created
+ *   gh:aliases              set   every alias address
  *
  * Redis Cluster: every command touches one key (records carry no hash tag, so they
  * spread over slots); multi-step writes use single-key Lua scripts or plain per-key
@@ -53,6 +62,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { DirectoryError } from './directory-error.ts';
+import { timedLookup } from './directory-events.ts';
 import { DEFAULT_PREFIX, directoryKeys, type DirectoryKeys } from './keys.ts';
 import { checkPasswordHash, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 import type { PasswdEntry, PasswdError } from './passwd-file.ts';
@@ -71,6 +81,9 @@ export const BACKEND_TLS = ['none', 'starttls', 'implicit'] as const;
 export type BackendTls = (typeof BACKEND_TLS)[number];
 export const BACKEND_LOGIN = ['master', 'user'] as const;
 export type BackendLogin = (typeof BACKEND_LOGIN)[number];
+/** What delivery does with TNEF (winmail.dat): convert to MIME, convert and keep the original part, leave alone. */
+export const TNEF_POLICIES = ['convert', 'keep', 'off'] as const;
+export type TnefPolicy = (typeof TNEF_POLICIES)[number];
 
 export interface UserRecord {
   /** Normalized `local@domain`. */
@@ -81,6 +94,10 @@ export interface UserRecord {
   readonly state: UserState;
   readonly imap: boolean;
   readonly pop3: boolean;
+  /** Mail delivery (LMTP/SMTP front door) allowed; default true. */
+  readonly delivery: boolean;
+  /** TNEF policy at delivery; absent: the domain's. */
+  readonly tnef?: TnefPolicy;
   readonly created?: string;
   readonly updated?: string;
 }
@@ -93,6 +110,8 @@ export interface NewUser {
   readonly state?: UserState;
   readonly imap?: boolean;
   readonly pop3?: boolean;
+  readonly delivery?: boolean;
+  readonly tnef?: TnefPolicy;
 }
 
 export interface UserPatch {
@@ -102,6 +121,9 @@ export interface UserPatch {
   readonly state?: UserState;
   readonly imap?: boolean;
   readonly pop3?: boolean;
+  readonly delivery?: boolean;
+  /** null removes it (the domain's policy applies). */
+  readonly tnef?: TnefPolicy | null;
 }
 
 export interface BackendRecord {
@@ -109,6 +131,8 @@ export interface BackendRecord {
   readonly host: string;
   readonly imapPort: number;
   readonly pop3Port?: number;
+  /** LMTP port of the store (delivery); absent: mail cannot be delivered there. */
+  readonly lmtpPort?: number;
   readonly tls: BackendTls;
   readonly login: BackendLogin;
   readonly masterUser?: string;
@@ -126,6 +150,7 @@ export interface NewBackend {
   readonly login: BackendLogin;
   readonly imapPort?: number;
   readonly pop3Port?: number;
+  readonly lmtpPort?: number;
   readonly tls?: BackendTls;
   readonly masterUser?: string;
   readonly masterPassword?: string;
@@ -138,6 +163,8 @@ export interface BackendPatch {
   readonly imapPort?: number;
   /** null removes POP3 from the back-end. */
   readonly pop3Port?: number | null;
+  /** null removes delivery to the back-end. */
+  readonly lmtpPort?: number | null;
   readonly tls?: BackendTls;
   readonly login?: BackendLogin;
   readonly masterUser?: string | null;
@@ -148,6 +175,25 @@ export interface BackendPatch {
 
 export interface DomainRecord {
   readonly name: string;
+  readonly created?: string;
+  /** Mail delivery to the domain allowed; default true. */
+  readonly delivery?: boolean;
+  /** TNEF policy at delivery for its users; absent = convert. */
+  readonly tnef?: TnefPolicy;
+}
+
+export interface DomainPatch {
+  readonly delivery?: boolean;
+  /** null removes it (back to convert). */
+  readonly tnef?: TnefPolicy | null;
+}
+
+/** An extra address that delivers to a local user (one level; no external targets). */
+export interface AliasRecord {
+  /** Normalized `local@domain`. */
+  readonly name: string;
+  /** Normalized user name the mail goes to. */
+  readonly target: string;
   readonly created?: string;
 }
 
@@ -369,6 +415,8 @@ function parseUser(name: string, h: Record<string, string>): UserRecord {
     state,
     imap: parseFlag(h['imap'], true, `user ${name}: imap`),
     pop3: parseFlag(h['pop3'], true, `user ${name}: pop3`),
+    delivery: parseFlag(h['delivery'], true, `user ${name}: delivery`),
+    ...(h['tnef'] !== undefined ? { tnef: oneOf(TNEF_POLICIES, h['tnef'], `user ${name}: tnef`) } : {}),
     ...(h['created'] !== undefined ? { created: h['created'] } : {}),
     ...(h['updated'] !== undefined ? { updated: h['updated'] } : {}),
   };
@@ -386,6 +434,7 @@ function parseBackend(name: string, h: Record<string, string>): BackendRecord {
   const tls = h['tls'] === undefined ? 'none' : oneOf(BACKEND_TLS, h['tls'], `${w}: tls`);
   const imapPort = parsePortField(h['imapPort'], `${w}: imapPort`) ?? (tls === 'implicit' ? 993 : 143);
   const pop3Port = parsePortField(h['pop3Port'], `${w}: pop3Port`);
+  const lmtpPort = parsePortField(h['lmtpPort'], `${w}: lmtpPort`);
   const login = oneOf(BACKEND_LOGIN, h['login'], `${w}: login`);
   if (login === 'master' && (h['masterUser'] === undefined || h['masterPassword'] === undefined)) {
     throw badRecord(`${w}: login=master needs masterUser and masterPassword`);
@@ -395,6 +444,7 @@ function parseBackend(name: string, h: Record<string, string>): BackendRecord {
     host: h['host'],
     imapPort,
     ...(pop3Port !== undefined ? { pop3Port } : {}),
+    ...(lmtpPort !== undefined ? { lmtpPort } : {}),
     tls,
     login,
     ...(h['masterUser'] !== undefined ? { masterUser: h['masterUser'] } : {}),
@@ -404,6 +454,20 @@ function parseBackend(name: string, h: Record<string, string>): BackendRecord {
     ...(h['created'] !== undefined ? { created: h['created'] } : {}),
     ...(h['updated'] !== undefined ? { updated: h['updated'] } : {}),
   };
+}
+
+function parseDomain(name: string, h: Record<string, string>): DomainRecord {
+  return {
+    name,
+    ...(h['created'] !== undefined ? { created: h['created'] } : {}),
+    delivery: parseFlag(h['delivery'], true, `domain ${name}: delivery`),
+    ...(h['tnef'] !== undefined ? { tnef: oneOf(TNEF_POLICIES, h['tnef'], `domain ${name}: tnef`) } : {}),
+  };
+}
+
+function parseAlias(name: string, h: Record<string, string>): AliasRecord {
+  if (h['target'] === undefined) throw badRecord(`alias ${name}: no target field`);
+  return { name, target: h['target'], ...(h['created'] !== undefined ? { created: h['created'] } : {}) };
 }
 
 /** Validates a complete back-end (as added, or as it would be after a patch) and returns its hash fields. */
@@ -419,6 +483,7 @@ function backendFields(b: Omit<NewBackend, 'name'>): Record<string, string> {
     tlsVerify: flag(b.tlsVerify, 'tlsVerify') ?? '0',
   };
   if (b.pop3Port !== undefined) f['pop3Port'] = String(port(b.pop3Port, 'pop3Port'));
+  if (b.lmtpPort !== undefined) f['lmtpPort'] = String(port(b.lmtpPort, 'lmtpPort'));
   if (b.masterUser !== undefined) f['masterUser'] = masterUser(b.masterUser);
   if (b.masterPassword !== undefined) f['masterPassword'] = masterPassword(b.masterPassword);
   if (login === 'master' && (f['masterUser'] === undefined || f['masterPassword'] === undefined)) {
@@ -594,6 +659,8 @@ export class Directory {
       state: rec.state === undefined ? 'active' : oneOf(USER_STATES, rec.state, 'state'),
       imap: flag(rec.imap, 'imap') ?? '1',
       pop3: flag(rec.pop3, 'pop3') ?? '1',
+      ...(rec.delivery !== undefined ? { delivery: flag(rec.delivery, 'delivery') ?? '1' } : {}),
+      ...(rec.tnef !== undefined ? { tnef: oneOf(TNEF_POLICIES, rec.tnef, 'tnef') } : {}),
       created: t,
       updated: t,
     };
@@ -619,6 +686,10 @@ export class Directory {
     if (imap !== undefined) set['imap'] = imap;
     const pop3 = flag(patch.pop3, 'pop3');
     if (pop3 !== undefined) set['pop3'] = pop3;
+    const delivery = flag(patch.delivery, 'delivery');
+    if (delivery !== undefined) set['delivery'] = delivery;
+    if (patch.tnef === null) del.push('tnef');
+    else if (patch.tnef !== undefined) set['tnef'] = oneOf(TNEF_POLICIES, patch.tnef, 'tnef');
     if (patch.backend !== undefined) {
       await this.#requireBackend(patch.backend);
       set['backend'] = patch.backend;
@@ -692,7 +763,7 @@ export class Directory {
       else if (v !== undefined) merged[k] = v;
     }
     const fields = backendFields(merged as unknown as NewBackend);
-    const del = ['pop3Port', 'masterUser', 'masterPassword'].filter((k) => fields[k] === undefined);
+    const del = ['pop3Port', 'lmtpPort', 'masterUser', 'masterPassword'].filter((k) => fields[k] === undefined);
     await this.#update(this.keys.backend(name), { ...fields, updated: now() }, del, `backend ${name}`);
     const b = await this.getBackend(name);
     if (b === null) throw notFound(`backend ${name} does not exist`);
@@ -761,9 +832,78 @@ export class Directory {
     names.forEach((name, i) => {
       const h = hashes[i];
       if (h === undefined || Object.keys(h).length === 0) return;
-      out.push({ name, ...(h['created'] !== undefined ? { created: h['created'] } : {}) });
+      out.push(parseDomain(name, h));
     });
     return out;
+  }
+
+  /** The domain's record, or null if it is not a local domain. */
+  async getDomain(rawName: string): Promise<DomainRecord | null> {
+    const name = normalizeDomain(rawName);
+    const h = await this.#run('hgetall', (r) => r.hgetall(this.keys.domain(name)));
+    return Object.keys(h).length === 0 ? null : parseDomain(name, h);
+  }
+
+  /** Changes the delivery fields of a domain. ERR_NOT_FOUND if absent. */
+  async setDomain(rawName: string, patch: DomainPatch): Promise<DomainRecord> {
+    const name = normalizeDomain(rawName);
+    const set: Record<string, string> = {};
+    const del: string[] = [];
+    const delivery = flag(patch.delivery, 'delivery');
+    if (delivery !== undefined) set['delivery'] = delivery;
+    if (patch.tnef === null) del.push('tnef');
+    else if (patch.tnef !== undefined) set['tnef'] = oneOf(TNEF_POLICIES, patch.tnef, 'tnef');
+    await this.#update(this.keys.domain(name), set, del, `domain ${name}`);
+    const d = await this.getDomain(name);
+    if (d === null) throw notFound(`domain ${name} does not exist`);
+    return d;
+  }
+
+  // ---- aliases -------------------------------------------------------------------
+
+  /**
+   * Adds an alias: mail for `address` is delivered to the local user `target`. The
+   * address's domain must exist, the address must not be a user, and the target must be
+   * an existing user (one level: an alias never points at another alias or outside).
+   */
+  async addAlias(rawAddress: string, rawTarget: string): Promise<AliasRecord> {
+    const name = this.#userName(rawAddress);
+    const target = this.#userName(rawTarget);
+    await this.#requireDomain(userDomain(name) ?? '');
+    if ((await this.getUser(name)) !== null) throw new DirectoryError('ERR_EXISTS', `${name} is a user; an alias cannot shadow it`);
+    if ((await this.getUser(target)) === null) throw notFound(`user ${target} does not exist`);
+    const created = now();
+    await this.#run('sadd', (r) => r.sadd(this.keys.aliases, name));
+    if ((await this.#script(CREATE, this.keys.alias(name), ['target', target, 'created', created])) !== 1) {
+      throw new DirectoryError('ERR_EXISTS', `alias ${name} already exists`);
+    }
+    return { name, target, created };
+  }
+
+  /** The alias record, or null. */
+  async getAlias(rawAddress: string): Promise<AliasRecord | null> {
+    const name = normalizeUserName(rawAddress);
+    const h = await this.#run('hgetall', (r) => r.hgetall(this.keys.alias(name)));
+    return Object.keys(h).length === 0 ? null : parseAlias(name, h);
+  }
+
+  async listAliases(): Promise<AliasRecord[]> {
+    const names = await this.#scanSet(this.keys.aliases);
+    const hashes = await this.#getAll(names.map((n) => this.keys.alias(n)));
+    const out: AliasRecord[] = [];
+    names.forEach((n, i) => {
+      const h = hashes[i];
+      if (h !== undefined && Object.keys(h).length > 0) out.push(parseAlias(n, h));
+    });
+    return out;
+  }
+
+  /** Deletes an alias. ERR_NOT_FOUND if absent. */
+  async delAlias(rawAddress: string): Promise<void> {
+    const name = normalizeUserName(rawAddress);
+    const n = await this.#run('del', (r) => r.del(this.keys.alias(name)));
+    await this.#run('srem', (r) => r.srem(this.keys.aliases, name));
+    if (n === 0) throw notFound(`alias ${name} does not exist`);
   }
 
   /** Deletes a domain. ERR_NOT_FOUND if absent; ERR_IN_USE while users of that domain exist. */
@@ -846,12 +986,12 @@ export class Directory {
       if (err instanceof DirectoryError && err.code === 'ERR_BAD_USERNAME') return { ok: false, reason: 'bad-username' };
       throw err;
     }
-    const user = await this.getUser(name);
+    const user = await timedLookup('user', this.getUser(name));
     if (user === null) {
       await verifyPassword(password, await getDummyHash());
       return { ok: false, reason: 'unknown-user' };
     }
-    const backend = await this.#backendOf(user);
+    const backend = await timedLookup('backend', this.#backendOf(user));
     const withBackend = backend === null ? {} : { backend };
     if (backend !== null && backend.login === 'user') return { ok: false, reason: 'backend-checks-password', user, backend };
     if (user.password === undefined) {

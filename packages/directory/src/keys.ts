@@ -25,6 +25,20 @@ export interface DirectoryKeys {
   domain(name: string): string;
   /** Set of all domain names: `<prefix>domains`. */
   readonly domains: string;
+  /** Hash of one live session (session-registry.ts): `<prefix>session:<id>`. */
+  session(id: string): string;
+  /** Set of the ids of one node's sessions: `<prefix>node-sessions:<node>`. */
+  nodeSessions(node: string): string;
+  /** Hash of one node's heartbeat and load: `<prefix>node:<node>`. */
+  node(node: string): string;
+  /** Sorted set of node ids scored by their last heartbeat (ms since epoch): `<prefix>nodes`. */
+  readonly nodes: string;
+  /** Pub/sub channel of kick requests: `<prefix>kick`. */
+  readonly kickChannel: string;
+  /** Hash of one alias address (delivery): `<prefix>alias:<addr@domain>`. */
+  alias(name: string): string;
+  /** Set of all alias addresses: `<prefix>aliases`. */
+  readonly aliases: string;
 }
 
 /**
@@ -44,5 +58,12 @@ export function directoryKeys(prefix: string = DEFAULT_PREFIX): DirectoryKeys {
     backends: `${prefix}backends`,
     domain: (name) => `${prefix}domain:${name}`,
     domains: `${prefix}domains`,
+    session: (id) => `${prefix}session:${id}`,
+    nodeSessions: (node) => `${prefix}node-sessions:${node}`,
+    node: (node) => `${prefix}node:${node}`,
+    nodes: `${prefix}nodes`,
+    kickChannel: `${prefix}kick`,
+    alias: (name) => `${prefix}alias:${name}`,
+    aliases: `${prefix}aliases`,
   };
 }

@@ -3,8 +3,7 @@
 // protocol package's response reader; nothing the user typed is ever spliced into a
 // command: the login goes as SASL PLAIN in base64 (RFC 4616) and the ID parameters
 // (RFC 2971) are values we produce and quote ourselves.
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import {
   ImapResponseReader,
   encodeSaslPlain,
@@ -14,26 +13,14 @@ import {
   type ImapResponse,
 } from '@gatehouse/protocol';
 import { ProxyError, ProxyErrorCode } from './proxy-error.ts';
+import { openBackendSocket, upgradeBackendSocket, type BackendTarget, type BackendTimeouts } from './backend-socket.ts';
 
-export type BackendTlsMode = 'none' | 'starttls' | 'implicit';
-
-export interface BackendTarget {
-  name: string;
-  host: string;
-  port: number;
-  tls: BackendTlsMode;
-  /** Verify the back-end's certificate chain and name; off accepts self-signed stores. */
-  tlsVerify: boolean;
-}
+export type { BackendTarget, BackendTimeouts, BackendTlsMode } from './backend-socket.ts';
 
 export type BackendCredentials =
   | { kind: 'master'; user: string; masterUser: string; masterPassword: string }
   | { kind: 'user'; user: string; password: string };
 
-export interface BackendTimeouts {
-  connectTimeoutMs: number;
-  responseTimeoutMs: number;
-}
 
 /** The client's side of the connection, passed to the store in an IMAP ID command. */
 export interface ClientOrigin {
@@ -74,7 +61,7 @@ export class BackendConnection {
   }
 
   static async connect(target: BackendTarget, timeouts: BackendTimeouts): Promise<BackendConnection> {
-    const socket = await openSocket(target, timeouts.connectTimeoutMs);
+    const socket = await openBackendSocket(target, timeouts.connectTimeoutMs);
     const conn = new BackendConnection(target, timeouts, socket);
     try {
       const greeting = await conn.read();
@@ -179,8 +166,7 @@ export class BackendConnection {
       throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent data after STARTTLS`);
     }
     this.detach();
-    const secure = tls.connect({ socket: this.socket, rejectUnauthorized: this.target.tlsVerify, servername: servername(this.target.host) });
-    await waitSecure(secure, this.timeouts.connectTimeoutMs, this.target.name);
+    const secure = await upgradeBackendSocket(this.socket, this.target, this.timeouts.connectTimeoutMs);
     this.socket = secure;
     this.attach();
   }
@@ -268,59 +254,4 @@ export class BackendConnection {
 function capabilityCode(r: ImapResponse): string[] | null {
   if (r.code === null || !/^CAPABILITY /i.test(r.code)) return null;
   return parseCapabilities(r.code.slice(11));
-}
-
-/** SNI may carry a host name only, never an IP address (RFC 6066 §3). */
-function servername(host: string): string | undefined {
-  return net.isIP(host) === 0 ? host : undefined;
-}
-
-function openSocket(target: BackendTarget, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket =
-      target.tls === 'implicit'
-        ? tls.connect({ host: target.host, port: target.port, rejectUnauthorized: target.tlsVerify, servername: servername(target.host) })
-        : net.connect({ host: target.host, port: target.port });
-    const ready = target.tls === 'implicit' ? 'secureConnect' : 'connect';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${target.name} (${target.host}:${target.port}) did not accept in ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once(ready, () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 60_000);
-      resolve(socket);
-    });
-    const onError = (err: Error): void => {
-      clearTimeout(timer);
-      // Socket-level failures (refused, unreachable, reset) mean the store is down; anything
-      // else on an implicit-TLS connect is the TLS handshake (certificate, protocol, alert).
-      const errno = (err as NodeJS.ErrnoException).code;
-      const socketLevel = errno !== undefined && /^E[A-Z]+$/.test(errno) && !errno.startsWith('ERR_');
-      const code = target.tls === 'implicit' && !socketLevel ? ProxyErrorCode.BACKEND_TLS : ProxyErrorCode.BACKEND_UNAVAILABLE;
-      reject(new ProxyError(code, `back-end ${target.name} (${target.host}:${target.port}): ${err.message}`, { cause: err }));
-    };
-    socket.once('error', onError);
-  });
-}
-
-function waitSecure(socket: tls.TLSSocket, timeoutMs: number, name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${name} TLS handshake timed out`));
-    }, timeoutMs);
-    socket.once('secureConnect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve();
-    });
-    const onError = (err: Error): void => {
-      clearTimeout(timer);
-      reject(new ProxyError(ProxyErrorCode.BACKEND_TLS, `back-end ${name} TLS: ${err.message}`, { cause: err }));
-    };
-    socket.once('error', onError);
-  });
 }

@@ -1,5 +1,5 @@
-// Opening a connection to a back-end store, shared by the POP3 back-end login (the IMAP
-// one in backend-connection.ts has the same code and can move here): TCP or TLS from
+// Opening a connection to a back-end store, shared by the IMAP and POP3 back-end logins:
+// TCP or TLS from
 // the first byte with a connect timeout, the TLS upgrade after a STARTTLS/STLS, and the
 // mapping of socket and TLS failures to ProxyError codes.
 import net from 'node:net';

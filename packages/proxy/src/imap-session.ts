@@ -8,14 +8,16 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { ImapCommandReader, filterPostLoginCapabilities, type ImapReaderEvent } from '@gatehouse/protocol';
-import type { Directory, AuthResult, UserRecord } from '@gatehouse/directory';
+import type { Directory } from '@gatehouse/directory';
 import type { Logger } from 'pino';
-import { BackendConnection, type BackendCredentials } from './backend-connection.ts';
+import { BackendConnection } from './backend-connection.ts';
+import { accountRefusal, decideLogin, errInfo, type AccountRefusal } from './login-decision.ts';
 import { preAuthCommands, saslMechanisms } from './imap-commands/index.ts';
 import type { PreAuthContext } from './pre-auth-context.ts';
 import { imapNotices, pipeSession, type PipeHandle } from './session-pipe.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
-import { publishSession } from './session-events.ts';
+import { publishSession, type SessionStats } from './session-events.ts';
+import { publishAuth, timedBackendConnect } from './proxy-events.ts';
 import { normalizeAddress } from './address.ts';
 import { SessionLog } from './session-log.ts';
 
@@ -54,6 +56,8 @@ export class ImapSession implements PreAuthContext {
   private pipe: PipeHandle | null = null;
   private clientId: string | null = null;
   private ended = false;
+  /** When the current login command started (0: none yet), for the auth latency metric. */
+  private loginStartedAt = 0;
 
   constructor(socket: net.Socket, deps: ImapSessionDeps, isTls: boolean) {
     this.socket = socket;
@@ -91,6 +95,25 @@ export class ImapSession implements PreAuthContext {
       this.log.error({ err }, 'session.error');
       this.bye('Internal error.', 'internal-error');
     });
+  }
+
+  get nodeId(): string {
+    return this.deps.nodeId;
+  }
+
+  get vserverName(): string {
+    return this.deps.vserver.name;
+  }
+
+  /** For the session registry and metrics (SessionView): read from the socket when asked. */
+  stats(): SessionStats {
+    const socket = this.socket;
+    return {
+      tlsProtocol: this.isTls ? ((socket as tls.TLSSocket).getProtocol?.() ?? null) : null,
+      bytesIn: socket.bytesRead,
+      bytesOut: socket.bytesWritten,
+      state: this.pipe === null ? 'pre-auth' : this.pipe.idling ? 'idle' : 'authenticated',
+    };
   }
 
   /** Ends the session with a BYE the client can read (kick, shutdown). */
@@ -169,52 +192,33 @@ export class ImapSession implements PreAuthContext {
 
   async login(tag: string, rawUser: string, password: string): Promise<void> {
     this.state = 'logging-in';
+    this.loginStartedAt = Date.now();
     const { directory, vserver } = this.deps;
-    // An empty password can never be right (SASL PLAIN forbids it, RFC 4616 §2) and must
-    // not reach a store that checks passwords itself.
-    if (password === '') return this.loginFailed(tag, 'bad-password', undefined, 'AUTHENTICATIONFAILED', 'Authentication failed.');
-    let result: AuthResult;
-    try {
-      // rehash: a legacy hash imported from a passwd-file becomes {SCRYPT} on its first good login.
-      result = await directory.authenticate(rawUser, password, { rehash: true, ...(vserver.defaultDomain === undefined ? {} : { defaultDomain: vserver.defaultDomain }) });
-    } catch (err) {
-      this.log.error({ error: errInfo(err) }, 'auth.directory_unavailable');
-      return this.loginUnavailable(tag, 'The user directory is unavailable; try again later.');
-    }
-    if (!result.ok && result.reason !== 'backend-checks-password') {
-      if (result.reason === 'no-backend') {
-        this.log.error({ user: result.user?.name }, 'auth.no_backend');
-        return this.loginUnavailable(tag, 'No mail store is assigned to this account.');
+    const decision = await decideLogin(directory, vserver, 'imap', rawUser, password, this.log);
+    switch (decision.kind) {
+      case 'bad-credentials':
+        return this.loginFailed(tag, decision.reason, decision.user, 'AUTHENTICATIONFAILED', 'Authentication failed.');
+      case 'account-refused': {
+        const r = imapRefusals[decision.reason];
+        return this.loginFailed(tag, decision.reason, decision.user, r.code, r.text);
       }
-      if (result.reason === 'disabled') {
-        return this.loginFailed(tag, result.reason, result.user?.name, 'AUTHORIZATIONFAILED', 'Account disabled.');
-      }
-      return this.loginFailed(tag, result.reason, undefined, 'AUTHENTICATIONFAILED', 'Authentication failed.');
+      case 'unavailable':
+        return this.loginUnavailable(tag, unavailableTexts[decision.cause]);
+      case 'proceed':
+        break;
     }
-    const user = result.user;
-    const backend = result.backend;
-    if (user === undefined || backend === undefined) return this.loginFailed(tag, 'unknown-user', undefined, 'AUTHENTICATIONFAILED', 'Authentication failed.');
-    // Account rules apply only once the password is known good (no account-state oracle):
-    // here for a checked hash, after the store's answer when the store checks it.
-    if (result.ok) {
-      const refusal = accountRefusal(user);
-      if (refusal) return this.loginFailed(tag, refusal.reason, user.name, refusal.code, refusal.text);
-    }
-    if (backend.state === 'drain') {
-      this.log.warn({ user: user.name, backend: backend.name }, 'auth.backend_draining');
-      return this.loginUnavailable(tag, 'Your mail store is under maintenance; try again later.');
-    }
-    const creds: BackendCredentials =
-      result.ok
-        ? { kind: 'master', user: user.name, masterUser: backend.masterUser ?? '', masterPassword: backend.masterPassword ?? '' }
-        : { kind: 'user', user: user.name, password };
+    const { user, backend, credentials: creds } = decision;
     const log = this.log.child({ user: user.name, backend: backend.name });
     const limits = vserver.limits;
     let conn: BackendConnection;
     try {
-      conn = await BackendConnection.connect(
-        { name: backend.name, host: backend.host, port: backend.imapPort, tls: backend.tls, tlsVerify: backend.tlsVerify },
-        { connectTimeoutMs: limits.backendConnectTimeoutMs, responseTimeoutMs: limits.backendResponseTimeoutMs },
+      conn = await timedBackendConnect(
+        backend.name,
+        'imap',
+        BackendConnection.connect(
+          { name: backend.name, host: backend.host, port: backend.imapPort, tls: backend.tls, tlsVerify: backend.tlsVerify },
+          { connectTimeoutMs: limits.backendConnectTimeoutMs, responseTimeoutMs: limits.backendResponseTimeoutMs },
+        ),
       );
     } catch (err) {
       log.error({ error: errInfo(err) }, 'backend.connect_failed');
@@ -241,11 +245,13 @@ export class ImapSession implements PreAuthContext {
       log.error({ reason: outcome.text }, 'backend.master_login_refused');
       return this.loginUnavailable(tag, 'Your mail store refused the login; try again later.');
     }
-    if (!result.ok) {
-      const refusal = accountRefusal(user);
-      if (refusal) {
+    // A store that checks passwords itself has just accepted them: only now may the
+    // account's own rules be revealed (login-decision.ts).
+    if (!decision.verified) {
+      const refusal = accountRefusal(user, 'imap');
+      if (refusal !== null) {
         outcome.socket.destroy();
-        return this.loginFailed(tag, refusal.reason, user.name, refusal.code, refusal.text);
+        return this.loginFailed(tag, refusal, user.name, imapRefusals[refusal].code, imapRefusals[refusal].text);
       }
     }
     if (this.state !== 'logging-in' || this.socket.destroyed) {
@@ -274,6 +280,10 @@ export class ImapSession implements PreAuthContext {
     this.reader = null;
     this.detach(this.socket);
     log.info({ clientId: this.clientId, pipelined: toBackend.length }, 'auth.ok');
+    // Nothing is logged until the session closes, maybe hours later: no pino child kept.
+    log.release();
+    this.log.release();
+    publishAuth(this, 'ok', 'ok', this.loginStartedAt);
     publishSession({ event: 'login', session: this });
     const started = Date.now();
     this.pipe = pipeSession(this.socket, backend, {
@@ -305,6 +315,7 @@ export class ImapSession implements PreAuthContext {
 
   private async loginFailed(tag: string, reason: string, user: string | undefined, code: string, text: string): Promise<void> {
     this.authFailures++;
+    publishAuth(this, 'fail', reason, this.loginStartedAt);
     this.log.info({ reason, user, failures: this.authFailures }, 'auth.fail');
     await delay(this.deps.vserver.limits.authFailureDelayMs);
     if (this.state === 'closed') return;
@@ -314,6 +325,7 @@ export class ImapSession implements PreAuthContext {
   }
 
   private loginUnavailable(tag: string, text: string): void {
+    publishAuth(this, 'unavailable', 'unavailable', this.loginStartedAt);
     if (this.state === 'closed') return;
     this.state = 'not-authenticated';
     this.write(`${tag} NO [UNAVAILABLE] ${text}\r\n`);
@@ -462,21 +474,19 @@ export class ImapSession implements PreAuthContext {
 
 /** RFC 5530 codes: a disabled account is an authorization failure; a protocol turned off
  * for one user is not a wrong password and says so (CONTACTADMIN). */
-function accountRefusal(user: UserRecord): { reason: string; code: string; text: string } | null {
-  if (user.state === 'disabled') return { reason: 'disabled', code: 'AUTHORIZATIONFAILED', text: 'Account disabled.' };
-  if (!user.imap) return { reason: 'imap-disabled', code: 'CONTACTADMIN', text: 'IMAP access is disabled for this account.' };
-  return null;
-}
+const imapRefusals: Record<AccountRefusal, { code: string; text: string }> = {
+  disabled: { code: 'AUTHORIZATIONFAILED', text: 'Account disabled.' },
+  'imap-disabled': { code: 'CONTACTADMIN', text: 'IMAP access is disabled for this account.' },
+  'pop3-disabled': { code: 'CONTACTADMIN', text: 'POP3 access is disabled for this account.' },
+};
+
+const unavailableTexts: Record<'directory' | 'no-backend' | 'draining', string> = {
+  directory: 'The user directory is unavailable; try again later.',
+  'no-backend': 'No mail store is assigned to this account.',
+  draining: 'Your mail store is under maintenance; try again later.',
+};
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Error fields safe to log: never a command line, never a credential. */
-function errInfo(err: unknown): { code?: string; message: string } {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? { code, message: err.message } : { message: err.message };
-  }
-  return { message: String(err) };
-}

@@ -21,7 +21,8 @@ import { normalizeAddress } from './address.ts';
 import { accountRefusal, decideLogin, errInfo, type AccountRefusal } from './login-decision.ts';
 import { Pop3BackendConnection, type Pop3LoginResult } from './pop3-backend-connection.ts';
 import { Pop3Reply, pop3PreAuthCommands, pop3SaslMechanisms, type Pop3Context } from './pop3-commands/index.ts';
-import { publishSession } from './session-events.ts';
+import { publishSession, type SessionStats } from './session-events.ts';
+import { publishAuth, timedBackendConnect } from './proxy-events.ts';
 import { SessionLog } from './session-log.ts';
 import { pipeSession, type PipeHandle } from './session-pipe.ts';
 import type { Pop3ListenerSpec, VirtualServer } from './virtual-server.ts';
@@ -70,6 +71,8 @@ export class Pop3Session implements Pop3Context {
   private authTimer: NodeJS.Timeout | null = null;
   private pipe: PipeHandle | null = null;
   private ended = false;
+  /** When the current login command started (0: none yet), for the auth latency metric. */
+  private loginStartedAt = 0;
 
   constructor(socket: net.Socket, deps: Pop3SessionDeps, isTls: boolean) {
     this.socket = socket;
@@ -101,6 +104,25 @@ export class Pop3Session implements Pop3Context {
       this.log.error({ err }, 'session.error');
       this.finalReply('-ERR [SYS/TEMP] Internal error.\r\n', 'internal-error');
     });
+  }
+
+  get nodeId(): string {
+    return this.deps.nodeId;
+  }
+
+  get vserverName(): string {
+    return this.deps.vserver.name;
+  }
+
+  /** For the session registry and metrics (SessionView): read from the socket when asked. */
+  stats(): SessionStats {
+    const socket = this.socket;
+    return {
+      tlsProtocol: this.isTls ? ((socket as tls.TLSSocket).getProtocol?.() ?? null) : null,
+      bytesIn: socket.bytesRead,
+      bytesOut: socket.bytesWritten,
+      state: this.pipe === null ? 'pre-auth' : 'authenticated',
+    };
   }
 
   /** Ends the session (kick, shutdown): POP3 has no unsolicited goodbye, the connection just closes. */
@@ -173,6 +195,7 @@ export class Pop3Session implements Pop3Context {
 
   async login(rawUser: string, password: string): Promise<void> {
     this.state = 'logging-in';
+    this.loginStartedAt = Date.now();
     const { directory, vserver } = this.deps;
     const decision = await decideLogin(directory, vserver, 'pop3', rawUser, password, this.log);
     switch (decision.kind) {
@@ -200,9 +223,13 @@ export class Pop3Session implements Pop3Context {
     const limits = vserver.limits;
     let conn: Pop3BackendConnection;
     try {
-      conn = await Pop3BackendConnection.connect(
-        { name: backend.name, host: backend.host, port: backend.pop3Port, tls: backend.tls, tlsVerify: backend.tlsVerify },
-        { connectTimeoutMs: limits.backendConnectTimeoutMs, responseTimeoutMs: limits.backendResponseTimeoutMs },
+      conn = await timedBackendConnect(
+        backend.name,
+        'pop3',
+        Pop3BackendConnection.connect(
+          { name: backend.name, host: backend.host, port: backend.pop3Port, tls: backend.tls, tlsVerify: backend.tlsVerify },
+          { connectTimeoutMs: limits.backendConnectTimeoutMs, responseTimeoutMs: limits.backendResponseTimeoutMs },
+        ),
       );
     } catch (err) {
       log.error({ error: errInfo(err) }, 'backend.connect_failed');
@@ -255,6 +282,7 @@ export class Pop3Session implements Pop3Context {
     this.reader = null;
     this.detach(this.socket);
     log.info({ pipelined: toBackend.length }, 'auth.ok');
+    publishAuth(this, 'ok', 'ok', this.loginStartedAt);
     publishSession({ event: 'login', session: this });
     const started = Date.now();
     this.pipe = pipeSession(this.socket, backend, {
@@ -280,6 +308,7 @@ export class Pop3Session implements Pop3Context {
 
   private async loginFailed(reason: string, user: string | undefined, reply: string): Promise<void> {
     this.authFailures++;
+    publishAuth(this, 'fail', reason, this.loginStartedAt);
     this.log.info({ reason, user, failures: this.authFailures }, 'auth.fail');
     await delay(this.deps.vserver.limits.authFailureDelayMs);
     if (this.state === 'closed') return;
@@ -288,6 +317,7 @@ export class Pop3Session implements Pop3Context {
   }
 
   private loginUnavailable(text: string): void {
+    publishAuth(this, 'unavailable', 'unavailable', this.loginStartedAt);
     this.reply(`-ERR [SYS/TEMP] ${text}\r\n`);
   }
 

@@ -5,7 +5,8 @@
 // class of its own) and some 9 KiB of garbage while it is made (each binding value goes
 // through the redaction stringifier). At a level that writes a session's lines the child
 // is made exactly as before; at a level that writes none of them (warn and above for the
-// info lines, the usual setting for a loaded node) no child is made at all.
+// info lines, the usual setting for a loaded node) no child is made at all; and a piped
+// session, which logs nothing more until it closes, release()s its children meanwhile.
 //
 // The output is the same line for line: `child()` of a SessionLog binds its fields into
 // one child of the node logger (node bindings, then the session's, then the new ones),
@@ -22,6 +23,14 @@ export class SessionLog {
   constructor(root: Logger, bindings: Record<string, unknown>) {
     this.#root = root;
     this.#bindings = bindings;
+  }
+
+  /**
+   * Drops the pino child (a later line makes it again, the same). For a log an idle
+   * session may not write to for hours: at info level the child would otherwise stay.
+   */
+  release(): void {
+    this.#child = null;
   }
 
   /** A log with more bindings (as `Logger.child`), itself created lazily. */

@@ -20,6 +20,9 @@ const TAIL_BYTES = 512;
 /** A COMPRESS command arrives alone (RFC 4978 §3: nothing may follow it before the OK). */
 const MAX_COMPRESS_COMMAND_BYTES = 96;
 const COMPRESS_COMMAND = /^[!#-'*-Z^-z|~]+ COMPRESS DEFLATE\r?\n$/i;
+/** A tag, a space and IDLE with its CRLF fit in this (tags are short in practice). */
+const MAX_IDLE_COMMAND_BYTES = 64;
+const IDLE_TAIL = Buffer.from(' IDLE\r\n');
 
 export interface PipeNotices {
   /** The line written when the store closes without its own goodbye; `mark` is how the store's own goodbye starts. */
@@ -57,6 +60,8 @@ export interface PipeSummary {
 export interface PipeHandle {
   /** Ends the session from outside (kick, shutdown), with a line the client can read where possible. */
   close(text: string): void;
+  /** The client's last chunk was `tag IDLE` (RFC 2177): the session waits in IDLE. Not seen after COMPRESS. */
+  readonly idling: boolean;
 }
 
 export const imapNotices: PipeNotices = {
@@ -79,6 +84,8 @@ export function pipeSession(client: net.Socket, backend: net.Socket, opts: PipeO
   });
   client.on('data', (chunk: Buffer) => {
     if (!pipe.compressed && chunk.length <= MAX_COMPRESS_COMMAND_BYTES && isCompressCommand(chunk)) pipe.compressed = true;
+    // For the session registry's `idle` state: the client's last chunk was an IDLE command.
+    pipe.idling = chunk.length <= MAX_IDLE_COMMAND_BYTES && pipe.notices !== null && isIdleCommand(chunk);
     pipe.relay(client, backend, chunk);
   });
   // Both sockets were paused for the login; they flow now unless the other side is full.
@@ -144,6 +151,7 @@ class SessionPipe implements PipeHandle {
   finished = false;
   openSockets = 2;
   timedOut = false;
+  idling = false;
   /** 'drain' listeners, added the first time a side's buffer fills (most sessions never). */
   clientDrain: (() => void) | null = null;
   backendDrain: (() => void) | null = null;
@@ -248,4 +256,18 @@ function isCompressCommand(bytes: Buffer): boolean {
   const text = bytes.subarray(Math.max(0, bytes.length - MAX_COMPRESS_COMMAND_BYTES)).toString('latin1');
   const lastLine = text.slice(text.lastIndexOf('\n', text.length - 2) + 1);
   return COMPRESS_COMMAND.test(lastLine);
+}
+
+/** `tag IDLE\r\n` (any case), checked on the bytes without making a string. */
+function isIdleCommand(chunk: Buffer): boolean {
+  const n = IDLE_TAIL.length;
+  if (chunk.length <= n) return false;
+  const off = chunk.length - n;
+  for (let i = 0; i < n; i++) {
+    const b = chunk[off + i] as number;
+    const want = IDLE_TAIL[i] as number;
+    // ASCII letters compare case-insensitively (0x20 is the case bit).
+    if (b !== want && !(want >= 0x41 && want <= 0x5a && b === (want | 0x20))) return false;
+  }
+  return true;
 }

@@ -20,7 +20,11 @@ export async function configCommand(ctx: CommandContext): Promise<void> {
     return;
   }
   // The address may carry passwords (the user's, sentinelPassword): never print them.
-  const shown = { ...config, ...(config.redis ? { redis: redactRedisAddress(config.redis) } : {}) };
+  const shown = {
+    ...config,
+    ...(config.redis ? { redis: redactRedisAddress(config.redis) } : {}),
+    ...(config.admin.token !== undefined ? { admin: { ...config.admin, token: 'redacted' } } : {}),
+  };
   if (ctx.json) printJson(shown);
   else process.stdout.write(stringify(shown));
 }

@@ -2,8 +2,9 @@
 // from flags. Stops on SIGINT/SIGTERM after ending every session with a BYE.
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { GatehouseMetrics, startAdminServer } from '@gatehouse/admin';
 import { Directory } from '@gatehouse/directory';
-import { defaultImapLimits, startGatehouseNode, type ImapListenerSpec, type VirtualServer } from '@gatehouse/proxy';
+import { defaultImapLimits, startGatehouseNode, startSessionRegistrar, type ImapListenerSpec, type VirtualServer } from '@gatehouse/proxy';
 import type { GatehouseConfig, VserverConfig } from '../config-schema.ts';
 import { loadConfig, parseConfig } from '../config-load.ts';
 import { CliError } from '../cli-error.ts';
@@ -22,11 +23,17 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     domain: { type: 'string' },
     'allow-plaintext-auth': { type: 'boolean' },
     'log-level': { type: 'string' },
+    admin: { type: 'string' },
   });
   const config = values.config !== undefined ? loadConfig(values.config) : configFromFlags(values);
   const redisUrl = ctx.redisUrl ?? config.redis;
   if (redisUrl === undefined) throw new CliError('ERR_USAGE', 'no directory: give --redis URL, GATEHOUSE_REDIS_URL or `redis:` in the config', 2);
   const logger = createLogger(values['log-level'] ?? config.log.level);
+  // `--admin PORT` binds loopback; `--admin ADDR:PORT` any address (a token is then required).
+  const adminListen = values.admin === undefined ? config.admin.listen : /^\d{1,5}$/.test(values.admin) ? `127.0.0.1:${values.admin}` : values.admin;
+  const admin = adminListen === undefined ? null : parseHostPort(adminListen, '--admin');
+  // Metrics subscribe before the first connection, so every counter starts at the first event.
+  const metrics = admin === null ? null : new GatehouseMetrics(config.node.id ? { nodeId: config.node.id } : {});
   const vservers = config.vservers.map(buildVirtualServer);
   // A node starts even while the directory is down: logins answer NO [UNAVAILABLE] until
   // Redis is back, instead of the node crash-looping. Outages are logged once each.
@@ -53,6 +60,36 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     throw new CliError('ERR_LISTEN', `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${e.code ?? e.message}`);
   }
+  // Registers this node's sessions tier-wide and carries out kicks; never blocks a login on Redis.
+  let registrar: Awaited<ReturnType<typeof startSessionRegistrar>>;
+  try {
+    registrar = await startSessionRegistrar({ directory, nodeId: node.nodeId, logger, ...config.sessionRegistry });
+  } catch (err) {
+    await node.close();
+    await directory.close();
+    throw err;
+  }
+  let adminServer: Awaited<ReturnType<typeof startAdminServer>> | null = null;
+  if (admin !== null && metrics !== null) {
+    try {
+      adminServer = await startAdminServer({
+        ...admin,
+        ...(config.admin.token !== undefined ? { token: config.admin.token } : {}),
+        directory,
+        nodeId: node.nodeId,
+        metrics,
+        logger,
+      });
+    } catch (err) {
+      await node.close();
+      await registrar.close();
+      await directory.close();
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ERR_ADMIN_TOKEN_REQUIRED') throw err;
+      throw new CliError('ERR_LISTEN', `cannot listen on ${adminListen ?? '?'} (admin): ${e.code ?? e.message}`);
+    }
+    process.stderr.write(`gatehouse: admin listening on http://${adminServer.host.includes(':') ? `[${adminServer.host}]` : adminServer.host}:${adminServer.port}/\n`);
+  }
   for (const l of node.listeners()) {
     const tlsMode = l.tls === 'implicit' ? 'implicit TLS' : l.protocol === 'pop3' ? 'STLS' : 'STARTTLS';
     process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${tlsMode})\n`);
@@ -65,7 +102,10 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  await adminServer?.close();
+  metrics?.close();
   await node.close();
+  await registrar.close();
   await directory.close();
   logger.flush();
 }
@@ -127,4 +167,11 @@ function listenersOf(v: VserverConfig, protocol: 'imap' | 'pop3'): ImapListenerS
     });
   });
   return out;
+}
+
+function parseHostPort(listen: string, what: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  const port = Number(listen.slice(at + 1));
+  if (at < 1 || !Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('ERR_USAGE', `${what}: expected PORT or ADDRESS:PORT`, 2);
+  return { host: listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port };
 }

@@ -1,0 +1,94 @@
+// A node with its admin listener for one test file: its own Redis, two Dovecot stores,
+// a directory under a prefix of its own, a Gatehouse node with IMAP and POP3 over
+// implicit TLS, the session registrar, the metrics and the admin server. Stopped in the
+// test's teardown.
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import type { Test } from 'tap';
+import { generateSelfSigned } from '@gatehouse/certs';
+import { Directory, hashPassword } from '@gatehouse/directory';
+import { defaultImapLimits, startGatehouseNode, startSessionRegistrar, type GatehouseNode } from '@gatehouse/proxy';
+import { startDovecot, startRedis, type RedisServer } from '@gatehouse/testkit';
+import { GatehouseMetrics, startAdminServer, type AdminRoute, type AdminServer } from '../../src/index.ts';
+
+export const USERS = [
+  { name: 'alice@example.com', password: 'alice-secret', backend: 'be1' },
+  { name: 'bob@example.com', password: 'bob-secret', backend: 'be2' },
+] as const;
+
+export interface AdminTier {
+  redis: RedisServer;
+  directory: Directory;
+  node: GatehouseNode;
+  metrics: GatehouseMetrics;
+  admin: AdminServer;
+  base: string;
+  ca: string;
+  imaps: number;
+  pop3s: number;
+  prefix: string;
+}
+
+export interface AdminTierOptions {
+  token?: string;
+  extraRoutes?: (tier: Omit<AdminTier, 'admin' | 'base'>) => AdminRoute[];
+  heartbeatMs?: number;
+}
+
+export async function startAdminTier(t: Test, opts: AdminTierOptions = {}): Promise<AdminTier> {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const [be1, be2] = await Promise.all(
+    (['be1', 'be2'] as const).map((name) => startDovecot({ name, users: USERS.filter((u) => u.backend === name).map((u) => ({ user: u.name, password: u.password })) })),
+  );
+  if (!be1 || !be2) throw new Error('dovecot did not start');
+  t.teardown(() => be1.stop());
+  t.teardown(() => be2.stop());
+  const prefix = `t${randomBytes(4).toString('hex')}:`;
+  const directory = await Directory.connect(redis.url, { prefix, waitReady: true });
+  t.teardown(() => directory.close());
+  await directory.addDomain('example.com');
+  for (const be of [be1, be2]) {
+    await directory.addBackend({ name: be.name, host: be.host, imapPort: be.imapPort, pop3Port: be.pop3Port, tls: 'starttls', login: 'master', masterUser: be.masterUser, masterPassword: be.masterPassword });
+  }
+  for (const u of USERS) await directory.addUser({ name: u.name, backend: u.backend, password: await hashPassword(u.password) });
+  const cert = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
+  const logger = pino({ level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' });
+  const nodeId = `node-${randomBytes(3).toString('hex')}`;
+  const metrics = new GatehouseMetrics({ nodeId });
+  t.teardown(() => metrics.close());
+  const node = await startGatehouseNode({
+    directory,
+    logger,
+    nodeId,
+    vservers: [
+      {
+        name: 'default',
+        defaultDomain: 'example.com',
+        banner: 'Gatehouse ready.',
+        tls: { cert: cert.certPem, key: cert.keyPem },
+        limits: { ...defaultImapLimits, authFailureDelayMs: 20 },
+        imapListeners: [{ name: 'imaps', host: '127.0.0.1', port: 0, tls: 'implicit', allowPlaintextAuth: false }],
+        pop3Listeners: [{ name: 'pop3s', host: '127.0.0.1', port: 0, tls: 'implicit', allowPlaintextAuth: false }],
+      },
+    ],
+  });
+  const hb = opts.heartbeatMs ?? 200;
+  const registrar = await startSessionRegistrar({ directory, nodeId, logger, heartbeatMs: hb, ttlMs: Math.max(1000, 5 * hb) });
+  t.teardown(() => registrar.close());
+  t.teardown(() => node.close());
+  const port = (p: string): number => node.listeners().find((l) => l.protocol === p)?.port ?? 0;
+  const partial = { redis, directory, node, metrics, ca: cert.certPem, imaps: port('imap'), pop3s: port('pop3'), prefix };
+  const admin = await startAdminServer({
+    host: '127.0.0.1',
+    port: 0,
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+    directory,
+    nodeId,
+    metrics,
+    logger,
+    ...(opts.extraRoutes ? { extraRoutes: opts.extraRoutes(partial) } : {}),
+  });
+  t.teardown(() => admin.close());
+  return { ...partial, admin, base: `http://127.0.0.1:${admin.port}` };
+}

@@ -1,0 +1,50 @@
+// Diagnostics channels for what metrics need besides the session lifecycle
+// (session-events.ts): the outcome and duration of each login attempt, and each
+// connection to a back-end store. Published only when someone subscribes, so they cost
+// nothing otherwise; the proxy never imports a metrics library.
+import diagnostics from 'node:diagnostics_channel';
+import type { SessionView } from './session-events.ts';
+
+/** `ok`: logged in at the store; `fail`: refused (wrong password, account rules); `unavailable`: directory or store down, drain. */
+export type AuthOutcome = 'ok' | 'fail' | 'unavailable';
+
+export interface AuthEvent {
+  readonly session: SessionView;
+  readonly result: AuthOutcome;
+  /** `ok`, a refusal reason (`bad-password`, `unknown-user`, `disabled`, …) or `unavailable`. */
+  readonly reason: string;
+  /** From the login command to the answer (0 for refusals made before any lookup). */
+  readonly durationMs: number;
+}
+
+export interface BackendConnectEvent {
+  readonly backend: string;
+  readonly protocol: 'imap' | 'pop3';
+  /** TCP connect, TLS, greeting and capabilities. */
+  readonly durationMs: number;
+  readonly ok: boolean;
+  /** The ProxyError code of a failure. */
+  readonly code?: string;
+}
+
+export const authChannel = diagnostics.channel('gatehouse:auth');
+export const backendChannel = diagnostics.channel('gatehouse:backend');
+
+export function publishAuth(session: SessionView, result: AuthOutcome, reason: string, startedAt: number): void {
+  if (!authChannel.hasSubscribers) return;
+  authChannel.publish({ session, result, reason, durationMs: startedAt > 0 ? Date.now() - startedAt : 0 } satisfies AuthEvent);
+}
+
+/** Times a back-end connect and publishes its outcome; the promise is returned as it is. */
+export function timedBackendConnect<T>(backend: string, protocol: 'imap' | 'pop3', connect: Promise<T>): Promise<T> {
+  if (!backendChannel.hasSubscribers) return connect;
+  const started = Date.now();
+  connect.then(
+    () => backendChannel.publish({ backend, protocol, durationMs: Date.now() - started, ok: true } satisfies BackendConnectEvent),
+    (err: unknown) => {
+      const code = (err as { code?: unknown }).code;
+      backendChannel.publish({ backend, protocol, durationMs: Date.now() - started, ok: false, ...(typeof code === 'string' ? { code } : {}) } satisfies BackendConnectEvent);
+    },
+  );
+  return connect;
+}

@@ -1,0 +1,230 @@
+// Keeps this node's logged-in sessions in the tier-wide registry (SessionRegistry in
+// @gatehouse/directory) and carries out kicks sent through Redis. It listens on the
+// `gatehouse:session` diagnostics channel, so the sessions know nothing about it, and it
+// never makes a client wait for Redis: writes are fired and forgotten (a failure is
+// logged once per outage and repaired by the next heartbeat, which rewrites every
+// session of the node).
+//
+// Heartbeat: every heartbeatMs the node rewrites its status (sessions, logins/s,
+// bytes/s) and all its sessions with their current byte counts and state, each with a
+// TTL of ttlMs. A node killed without a chance to clean up thus disappears from
+// `gatehouse who` within ttlMs (keep ttlMs at least two or three heartbeats).
+import diagnostics from 'node:diagnostics_channel';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_SESSION_TTL_MS,
+  SessionRegistry,
+  validateNodeId,
+  type Directory,
+  type KickRequest,
+  type KickSubscription,
+  type NodeStatus,
+  type SessionRecord,
+} from '@gatehouse/directory';
+import type { Logger } from 'pino';
+import { sessionChannel, type SessionEvent, type SessionView } from './session-events.ts';
+
+export interface SessionRegistrarOptions {
+  directory: Directory;
+  nodeId: string;
+  logger: Logger;
+  /** Default 10 s. */
+  heartbeatMs?: number;
+  /** Default 30 s; at least twice heartbeatMs. */
+  ttlMs?: number;
+}
+
+export interface SessionRegistrar {
+  readonly registry: SessionRegistry;
+  readonly heartbeatMs: number;
+  readonly ttlMs: number;
+  /** Writes the heartbeat now (tests, and after a burst of logins). */
+  heartbeat(): Promise<void>;
+  /** Stops listening and removes this node from the registry (after its sessions ended). */
+  close(): Promise<void>;
+}
+
+interface Entry {
+  readonly view: SessionView;
+  lastBytes: number;
+  lastActivity: number;
+}
+
+/** The diagnostics channel on which kicks carried out by a registrar are published (for the live feed and metrics). */
+export const kickChannelName = 'gatehouse:kick';
+const kickChannel = diagnostics.channel(kickChannelName);
+
+export interface KickEvent {
+  readonly nodeId: string;
+  readonly sessionId: string;
+  readonly user: string | null;
+}
+
+export async function startSessionRegistrar(opts: SessionRegistrarOptions): Promise<SessionRegistrar> {
+  const nodeId = validateNodeId(opts.nodeId);
+  const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const ttlMs = opts.ttlMs ?? Math.max(DEFAULT_SESSION_TTL_MS, 3 * heartbeatMs);
+  if (!(heartbeatMs > 0) || ttlMs < 2 * heartbeatMs) throw new RangeError('session registry: ttlMs must be at least twice heartbeatMs');
+  const registry = new SessionRegistry({ redis: opts.directory.redis, keys: opts.directory.keys });
+  const log = opts.logger.child({ node: nodeId, component: 'session-registry' });
+  const live = new Map<string, Entry>();
+  /** Sessions that ended while their removal failed: retried at each heartbeat. */
+  const pendingRemovals = new Set<string>();
+  const inFlight = new Set<Promise<unknown>>();
+  const startedAt = new Date().toISOString();
+  let logins = 0;
+  let loginsAtLastBeat = 0;
+  let closedBytesIn = 0;
+  let closedBytesOut = 0;
+  let lastTotals = { at: Date.now(), bytesIn: 0, bytesOut: 0 };
+  let failing = false;
+  let closed = false;
+
+  const failed = (what: string) => (err: unknown) => {
+    if (failing) return;
+    failing = true;
+    log.warn({ error: { code: (err as { code?: string }).code, message: (err as Error).message }, what }, 'registry.write_failed');
+  };
+  const ok = (): void => {
+    if (!failing) return;
+    failing = false;
+    log.info('registry.write_ok');
+  };
+  const track = (p: Promise<unknown>): void => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+
+  const record = (e: Entry, now: number): SessionRecord => {
+    const s = e.view;
+    const st = s.stats();
+    const bytes = st.bytesIn + st.bytesOut;
+    if (bytes !== e.lastBytes) {
+      e.lastBytes = bytes;
+      e.lastActivity = now;
+    }
+    return {
+      id: s.id,
+      user: s.user ?? '',
+      remoteAddress: s.remoteAddress,
+      remotePort: s.remotePort,
+      vserver: s.vserverName,
+      protocol: s.protocol ?? 'imap',
+      tls: st.tlsProtocol ?? 'none',
+      node: nodeId,
+      backend: s.backendName ?? '',
+      since: new Date(s.startedAt).toISOString(),
+      lastActivity: new Date(e.lastActivity).toISOString(),
+      bytesIn: st.bytesIn,
+      bytesOut: st.bytesOut,
+      state: st.state,
+    };
+  };
+
+  const onSession = (message: unknown): void => {
+    const { event, session } = message as SessionEvent;
+    if (session.nodeId !== nodeId || closed) return;
+    if (event === 'login') {
+      logins++;
+      const now = Date.now();
+      const st = session.stats();
+      const e: Entry = { view: session, lastBytes: st.bytesIn + st.bytesOut, lastActivity: now };
+      live.set(session.id, e);
+      track(registry.put(record(e, now), ttlMs).then(ok, failed('put')));
+    } else if (event === 'close') {
+      const e = live.get(session.id);
+      if (e === undefined) return;
+      live.delete(session.id);
+      const st = session.stats();
+      closedBytesIn += st.bytesIn;
+      closedBytesOut += st.bytesOut;
+      track(
+        registry.remove(nodeId, session.id).then(ok, (err: unknown) => {
+          pendingRemovals.add(session.id);
+          failed('remove')(err);
+        }),
+      );
+    }
+  };
+
+  const onKick = (req: KickRequest): void => {
+    const text = req.text ?? 'Administrator closed the session.';
+    for (const e of live.values()) {
+      const s = e.view;
+      if ('session' in req ? s.id !== req.session : s.user !== req.user) continue;
+      log.info({ cid: s.id, user: s.user }, 'session.kick');
+      if (kickChannel.hasSubscribers) kickChannel.publish({ nodeId, sessionId: s.id, user: s.user } satisfies KickEvent);
+      s.kick(text);
+    }
+  };
+
+  const heartbeat = async (): Promise<void> => {
+    const now = Date.now();
+    const records: SessionRecord[] = [];
+    let bytesIn = closedBytesIn;
+    let bytesOut = closedBytesOut;
+    for (const e of live.values()) {
+      const r = record(e, now);
+      records.push(r);
+      bytesIn += r.bytesIn;
+      bytesOut += r.bytesOut;
+    }
+    const seconds = Math.max(0.001, (now - lastTotals.at) / 1000);
+    const status: NodeStatus = {
+      node: nodeId,
+      startedAt,
+      heartbeatAt: new Date(now).toISOString(),
+      heartbeatMs,
+      ttlMs,
+      sessions: records.length,
+      logins,
+      loginsPerSec: round((logins - loginsAtLastBeat) / seconds),
+      bytesInPerSec: Math.round(Math.max(0, bytesIn - lastTotals.bytesIn) / seconds),
+      bytesOutPerSec: Math.round(Math.max(0, bytesOut - lastTotals.bytesOut) / seconds),
+    };
+    loginsAtLastBeat = logins;
+    lastTotals = { at: now, bytesIn, bytesOut };
+    try {
+      for (const id of pendingRemovals) {
+        await registry.remove(nodeId, id);
+        pendingRemovals.delete(id);
+      }
+      await registry.heartbeat(status, records);
+      ok();
+    } catch (err) {
+      failed('heartbeat')(err);
+    }
+  };
+
+  // A node restarted under the same id: its previous sessions died with the process.
+  await registry.clearNode(nodeId).catch(failed('clear'));
+  diagnostics.subscribe(sessionChannel.name, onSession);
+  const kicks: KickSubscription = registry.subscribeKicks(onKick, (err) => failed('kick subscription')(err));
+  await heartbeat();
+  let beating: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (beating !== null) return; // a slow Redis: never two heartbeats at once
+    beating = heartbeat().finally(() => (beating = null));
+  }, heartbeatMs);
+  timer.unref();
+
+  return {
+    registry,
+    heartbeatMs,
+    ttlMs,
+    heartbeat,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      diagnostics.unsubscribe(sessionChannel.name, onSession);
+      await kicks.close();
+      await Promise.allSettled([...inFlight, beating]);
+      await registry.removeNode(nodeId).catch(failed('remove node'));
+    },
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
