@@ -28,6 +28,8 @@ gh_ensure_debian_packages() {
   command -v swaks >/dev/null 2>&1 || missing+=(swaks)
   # swaks needs Net::SSLeay for --tls (STARTTLS on the delivery listeners).
   perl -MNet::SSLeay -e1 >/dev/null 2>&1 || missing+=(libnet-ssleay-perl)
+  # The admin page's browser test drives Debian's Chromium with playwright-core.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     gh_log "installing Debian packages: ${missing[*]}"

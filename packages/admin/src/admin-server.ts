@@ -1,17 +1,21 @@
 // The admin HTTP listener of a node: the tier's sessions (from the Redis session
 // registry, so any node answers for the whole tier), kick, nodes, health and readiness,
-// and /metrics for Prometheus. Holds no session state of its own. docs/admin-api.yaml
-// is the OpenAPI description of every route.
+// /metrics for Prometheus, the live feed (live-feed.ts, a WebSocket) and the web page
+// (admin-page.ts). Holds no session state of its own. docs/admin-api.yaml is the OpenAPI
+// description of every route, docs/admin-feed.md that of the feed.
 //
 // Access: loopback by default. A bearer token, when configured, is required on every
 // route; a bind to a non-loopback address without a token is refused at start
-// (ERR_ADMIN_TOKEN_REQUIRED): the API can end any user's session.
+// (ERR_ADMIN_TOKEN_REQUIRED): the API can end any user's session. The page's static files
+// are the only thing served without the token (they hold no data; the page asks for it).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import { SessionRegistry, isDirectoryError, type Directory, type SessionFilter } from '@gatehouse/directory';
 import type { Logger } from 'pino';
 import { AdminError } from './admin-error.ts';
+import { servePage } from './admin-page.ts';
+import { LiveFeed, type LiveFeedOptions } from './live-feed.ts';
 import type { GatehouseMetrics } from './metrics.ts';
 
 export interface AdminServerOptions {
@@ -27,6 +31,10 @@ export interface AdminServerOptions {
   ready?: () => boolean;
   /** Extra routes tried before the API's (the live feed, the web page). */
   extraRoutes?: AdminRoute[];
+  /** The live feed's limits, or false to turn the feed off (docs/admin-feed.md). */
+  feed?: LiveFeedOptions | false;
+  /** Serve the web page at `/`; default true. */
+  page?: boolean;
 }
 
 export interface AdminRoute {
@@ -40,6 +48,8 @@ export interface AdminServer {
   readonly server: http.Server;
   /** Checks a request's bearer token (for routes added on the upgrade path). */
   authorized(req: http.IncomingMessage): boolean;
+  /** The live feed, null when turned off. */
+  readonly feed: LiveFeed | null;
   close(): Promise<void>;
 }
 
@@ -64,15 +74,18 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   const registry = new SessionRegistry({ redis: opts.directory.redis, keys: opts.directory.keys });
   const log = opts.logger.child({ component: 'admin' });
 
-  const authorized = (req: http.IncomingMessage): boolean => {
+  /** The Authorization header's bearer token, or `offered` (the feed's subprotocol token). */
+  const authorized = (req: http.IncomingMessage, offered?: string): boolean => {
     if (token === null) return true;
     const m = /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? '');
+    const given = m?.[1] ?? offered;
     // Compared as digests: constant time whatever the lengths.
-    return m?.[1] !== undefined && timingSafeEqual(digest(m[1]), token);
+    return given !== undefined && timingSafeEqual(digest(given), token);
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (opts.page !== false && servePage(req, res, url.pathname)) return;
     if (!authorized(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="gatehouse"');
       throw new AdminError('ERR_UNAUTHORIZED', 'a valid bearer token is required');
@@ -172,18 +185,22 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     });
   });
   server.on('error', (err) => log.error({ err }, 'admin.listener_error'));
+  const feed = opts.feed === false ? null : new LiveFeed({ server, directory: opts.directory, nodeId: opts.nodeId, logger: opts.logger, authorized }, opts.feed);
   const addr = server.address() as net.AddressInfo;
   log.info({ host: addr.address, port: addr.port, token: token !== null }, 'admin.listen');
   return {
     host: addr.address,
     port: addr.port,
     server,
-    authorized,
-    close: () =>
-      new Promise<void>((resolve) => {
+    authorized: (req) => authorized(req),
+    feed,
+    close: async () => {
+      await feed?.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }
 
@@ -207,6 +224,11 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
 }
 
 async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  // Only application/json: a page elsewhere can POST text/plain across origins without a
+  // CORS preflight (a kick by cross-site request on a token-less loopback listener).
+  if (!/^application\/json\s*(?:;|$)/i.test(req.headers['content-type'] ?? '')) {
+    throw new AdminError('ERR_BAD_REQUEST', 'the body must be sent as Content-Type: application/json');
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

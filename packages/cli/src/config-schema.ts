@@ -27,11 +27,24 @@ const limits = z
   .partial()
   .strict();
 
+/** Limits of the LMTP/SMTP listeners (packages/delivery/src/delivery-limits.ts has the defaults and reasons). */
+const deliveryLimits = z
+  .object({
+    maxMessageBytes: z.number().int().min(1024).max(1 << 30),
+    maxRecipients: z.number().int().min(1).max(10_000),
+    clientIdleTimeoutMs: z.number().int().min(1000),
+    storeConnectTimeoutMs: z.number().int().min(100),
+    storeResponseTimeoutMs: z.number().int().min(100),
+    storeDataTimeoutMs: z.number().int().min(1000),
+  })
+  .partial()
+  .strict();
+
 const listener = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/).optional(),
-    /** IMAP (993/143) or POP3 (995/110). */
-    protocol: z.enum(['imap', 'pop3']).default('imap'),
+    /** IMAP (993/143), POP3 (995/110), or the delivery front door: LMTP (RFC 2033) or SMTP (25, MX role). */
+    protocol: z.enum(['imap', 'pop3', 'lmtp', 'smtp']).default('imap'),
     listen: hostPort,
     /** `starttls` is STARTTLS for IMAP and STLS for POP3. */
     tls: z.enum(['implicit', 'starttls']),
@@ -58,6 +71,8 @@ const vserver = z
     tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict(),
     listeners: z.array(listener).min(1),
     limits: limits.default({}),
+    /** Limits of this virtual server's LMTP/SMTP listeners. */
+    deliveryLimits: deliveryLimits.default({}),
   })
   .strict();
 

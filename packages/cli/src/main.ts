@@ -8,17 +8,22 @@ import { backendCommand } from './commands/backend.ts';
 import { certCommand } from './commands/cert.ts';
 import { configCommand } from './commands/config.ts';
 import { domainCommand } from './commands/domain.ts';
+import { aliasCommand } from './commands/alias.ts';
+import { tnefCommand } from './commands/tnef.ts';
 import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
 import { kickCommand, whoCommand } from './commands/who.ts';
 
 const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
-  serve --config FILE [--admin [ADDR:]PORT] | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] --cert FILE --key FILE [--domain D]
+  serve --config FILE [--admin [ADDR:]PORT] | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] [--lmtp ADDR:PORT] [--smtp ADDR:PORT] --cert FILE --key FILE [--domain D]
   user add|set|passwd|show|list|del USER [--backend NAME] [--password-stdin] [--disabled|--enabled] [--imap yes|no] [--pop3 yes|no]
+          [--delivery yes|no] [--tnef convert|keep|off|default]
   user import FILE --backend NAME
-  backend add|set|show|list|del|drain|undrain NAME --host H --imap-port P [--pop3-port P] [--tls none|starttls|implicit]
+  backend add|set|show|list|del|drain|undrain NAME --host H --imap-port P [--pop3-port P] [--lmtp-port P|none] [--tls none|starttls|implicit]
           [--login master|user] [--master-user U --master-password-file F]
-  domain add|list|del DOMAIN
+  domain add|list|del DOMAIN | domain set DOMAIN [--delivery yes|no] [--tnef convert|keep|off|default]
+  alias add ADDRESS USER | alias del ADDRESS | alias list
+  tnef FILE [--out DIR] [--keep-original]
   cert self-signed|show --cert FILE --key FILE [--name DNS-OR-IP ...]
   config check|print --config FILE
   who [--user U] [--vserver V] [--node N] [--backend B]
@@ -26,7 +31,7 @@ const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
 The directory is --redis URL or GATEHOUSE_REDIS_URL.`;
 
 type AdminVerb = (ctx: CommandContext, dir: Directory) => Promise<void>;
-const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, who: whoCommand, kick: kickCommand };
+const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, alias: aliasCommand, who: whoCommand, kick: kickCommand };
 
 async function main(argv: string[]): Promise<void> {
   let json = false;
@@ -59,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
   if (verb === 'serve') return serveCommand(ctx);
   if (verb === 'cert') return certCommand(ctx);
   if (verb === 'config') return configCommand(ctx);
+  if (verb === 'tnef') return tnefCommand(ctx);
   const admin = adminVerbs[verb];
   if (admin === undefined) throw new CliError('ERR_USAGE', `unknown verb "${verb}"\n${usage}`, 2);
   if (redisUrl === undefined) throw new CliError('ERR_USAGE', 'no directory: give --redis URL or set GATEHOUSE_REDIS_URL', 2);

@@ -24,7 +24,7 @@ const json = (r: CliResult): unknown => JSON.parse(r.stdout);
 t.test('domain add, list (table and JSON), del', async (t) => {
   t.equal((await gh(['domain', 'add', 'Example.COM'])).code, 0);
   const table = await gh(['domain', 'list']);
-  t.match(table.stdout, /^NAME\s+CREATED\nexample\.com\s+\S+\n$/);
+  t.match(table.stdout, /^NAME\s+DELIVERY\s+TNEF\s+CREATED\nexample\.com\s+yes\s+-\s+\S+\n$/);
   t.match(json(await gh(['domain', 'list', '--json'])), [{ name: 'example.com' }]);
   const dup = await gh(['domain', 'add', 'example.com']);
   t.equal(dup.code, 1);

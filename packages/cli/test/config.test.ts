@@ -163,10 +163,23 @@ t.test('config: POP3 listeners take protocol: pop3; an unknown protocol is an er
   - name: example
     tls: { cert: /c.pem, key: /k.pem }
     listeners:
-      - { protocol: smtp, listen: "0.0.0.0:25", tls: starttls }
+      - { protocol: nntp, listen: "0.0.0.0:119", tls: starttls }
 `,
-        'smtp.yaml',
+        'nntp.yaml',
       ),
-    { code: 'ERR_CONFIG', message: /smtp\.yaml:5: vservers\.0\.listeners\.0\.protocol: / },
+    { code: 'ERR_CONFIG', message: /nntp\.yaml:5: vservers\.0\.listeners\.0\.protocol: / },
   );
+  const delivery = parseConfig(
+    `vservers:
+  - name: example
+    tls: { cert: /c.pem, key: /k.pem }
+    listeners:
+      - { protocol: lmtp, listen: "127.0.0.1:24", tls: starttls }
+      - { protocol: smtp, listen: "0.0.0.0:25", tls: starttls }
+    deliveryLimits: { maxMessageBytes: 10485760 }
+`,
+    'delivery.yaml',
+  );
+  t.same(delivery.vservers[0]?.listeners.map((l) => l.protocol), ['lmtp', 'smtp'], 'LMTP and SMTP listeners');
+  t.same(delivery.vservers[0]?.deliveryLimits, { maxMessageBytes: 10485760 });
 });

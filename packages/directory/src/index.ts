@@ -88,4 +88,19 @@ export {
   type SessionRegistryOptions,
   type SessionState,
 } from './session-registry.ts';
+export {
+  MAX_TIER_EVENT_BYTES,
+  TIER_EVENT_TYPES,
+  parseTierEvent,
+  publishTierEvent,
+  subscribeTierEvents,
+  type KickTierEvent,
+  type LoadTierEvent,
+  type LoginTierEvent,
+  type LogoutTierEvent,
+  type TierEvent,
+  type TierEventHandlers,
+  type TierEventSubscription,
+  type TierEventType,
+} from './tier-events.ts';
 export { directoryChannel, type DirectoryLookupEvent } from './directory-events.ts';

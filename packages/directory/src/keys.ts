@@ -35,6 +35,8 @@ export interface DirectoryKeys {
   readonly nodes: string;
   /** Pub/sub channel of kick requests: `<prefix>kick`. */
   readonly kickChannel: string;
+  /** Pub/sub channel of the live feed's tier events (tier-events.ts): `<prefix>events`. */
+  readonly eventsChannel: string;
   /** Hash of one alias address (delivery): `<prefix>alias:<addr@domain>`. */
   alias(name: string): string;
   /** Set of all alias addresses: `<prefix>aliases`. */
@@ -63,6 +65,7 @@ export function directoryKeys(prefix: string = DEFAULT_PREFIX): DirectoryKeys {
     node: (node) => `${prefix}node:${node}`,
     nodes: `${prefix}nodes`,
     kickChannel: `${prefix}kick`,
+    eventsChannel: `${prefix}events`,
     alias: (name) => `${prefix}alias:${name}`,
     aliases: `${prefix}aliases`,
   };

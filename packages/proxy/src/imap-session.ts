@@ -19,7 +19,7 @@ import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 import { publishSession, type SessionStats } from './session-events.ts';
 import { publishAuth, timedBackendConnect } from './proxy-events.ts';
 import { normalizeAddress } from './address.ts';
-import { SessionLog } from './session-log.ts';
+import { SessionLog, sessionLineFields } from './session-log.ts';
 
 export interface ImapSessionDeps {
   directory: Directory;
@@ -43,6 +43,8 @@ export class ImapSession implements PreAuthContext {
   isTls: boolean;
   user: string | null = null;
   backendName: string | null = null;
+  /** The pipe's end reason, set before `close` is published (SessionView). */
+  endReason: string | null = null;
   private socket: net.Socket;
   private readonly deps: ImapSessionDeps;
   private readonly log: SessionLog;
@@ -279,7 +281,9 @@ export class ImapSession implements PreAuthContext {
     const toBackend = this.reader?.takeBuffered() ?? Buffer.alloc(0);
     this.reader = null;
     this.detach(this.socket);
-    log.info({ clientId: this.clientId, pipelined: toBackend.length }, 'auth.ok');
+    // Read now: a TLS socket forgets its protocol once destroyed.
+    const lineFields = sessionLineFields(this);
+    log.info({ ...lineFields, clientId: this.clientId, pipelined: toBackend.length }, 'auth.ok');
     // Nothing is logged until the session closes, maybe hours later: no pino child kept.
     log.release();
     this.log.release();
@@ -293,8 +297,10 @@ export class ImapSession implements PreAuthContext {
       notices: imapNotices,
       onClose: (summary) => {
         this.state = 'closed';
+        this.endReason = summary.reason;
         log.info(
           {
+            ...lineFields,
             reason: summary.reason,
             durationMs: Date.now() - started,
             bytesIn: summary.bytesFromClient,

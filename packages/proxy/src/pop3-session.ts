@@ -23,7 +23,7 @@ import { Pop3BackendConnection, type Pop3LoginResult } from './pop3-backend-conn
 import { Pop3Reply, pop3PreAuthCommands, pop3SaslMechanisms, type Pop3Context } from './pop3-commands/index.ts';
 import { publishSession, type SessionStats } from './session-events.ts';
 import { publishAuth, timedBackendConnect } from './proxy-events.ts';
-import { SessionLog } from './session-log.ts';
+import { SessionLog, sessionLineFields } from './session-log.ts';
 import { pipeSession, type PipeHandle } from './session-pipe.ts';
 import type { Pop3ListenerSpec, VirtualServer } from './virtual-server.ts';
 
@@ -58,6 +58,8 @@ export class Pop3Session implements Pop3Context {
   isTls: boolean;
   user: string | null = null;
   backendName: string | null = null;
+  /** The pipe's end reason, set before `close` is published (SessionView). */
+  endReason: string | null = null;
   pendingUser: string | null = null;
   private socket: net.Socket;
   private readonly deps: Pop3SessionDeps;
@@ -281,7 +283,9 @@ export class Pop3Session implements Pop3Context {
     const toBackend = this.reader?.takeBuffered() ?? Buffer.alloc(0);
     this.reader = null;
     this.detach(this.socket);
-    log.info({ pipelined: toBackend.length }, 'auth.ok');
+    // Read now: a TLS socket forgets its protocol once destroyed.
+    const lineFields = sessionLineFields(this);
+    log.info({ ...lineFields, pipelined: toBackend.length }, 'auth.ok');
     publishAuth(this, 'ok', 'ok', this.loginStartedAt);
     publishSession({ event: 'login', session: this });
     const started = Date.now();
@@ -292,8 +296,9 @@ export class Pop3Session implements Pop3Context {
       notices: null,
       onClose: (summary) => {
         this.state = 'closed';
+        this.endReason = summary.reason;
         log.info(
-          { reason: summary.reason, durationMs: Date.now() - started, bytesIn: summary.bytesFromClient, bytesOut: summary.bytesFromBackend },
+          { ...lineFields, reason: summary.reason, durationMs: Date.now() - started, bytesIn: summary.bytesFromClient, bytesOut: summary.bytesFromBackend },
           'session.close',
         );
         this.end();

@@ -15,6 +15,8 @@ export interface SessionView {
   /** Id of the node that accepted the session (several nodes may share a process in tests). */
   readonly nodeId: string;
   readonly vserverName: string;
+  /** Why a logged-in session ended (the pipe's reason: `client-closed`, `kicked`, …); set before `close` is published, null until then and for sessions that never logged in. */
+  readonly endReason?: string | null;
   /** Live figures, computed when asked (never on the hot path). */
   stats(): SessionStats;
   /** Ends the session: IMAP with `* BYE text` where that is safe, POP3 by closing. */

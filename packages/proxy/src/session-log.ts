@@ -12,6 +12,7 @@
 // one child of the node logger (node bindings, then the session's, then the new ones),
 // which serialises exactly as pino's child of a child did.
 import type { Logger } from 'pino';
+import type { SessionStats } from './session-events.ts';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -70,4 +71,17 @@ export class SessionLog {
     if (typeof objOrMsg === 'string') child[level](objOrMsg);
     else child[level](objOrMsg, msg);
   }
+}
+
+/**
+ * The session registry's fields that a connection's bindings lack (`node`, `cid`,
+ * `proto`, `vserver`, `remoteAddress` are bound; `user`, `backend` by the login child):
+ * for the one line of a session's start (`auth.ok`) and end (`session.close`).
+ */
+export function sessionLineFields(s: { readonly remotePort: number; readonly startedAt: number; stats(): SessionStats }): {
+  remotePort: number;
+  tlsProtocol: string;
+  since: string;
+} {
+  return { remotePort: s.remotePort, tlsProtocol: s.stats().tlsProtocol ?? 'none', since: new Date(s.startedAt).toISOString() };
 }

@@ -9,17 +9,24 @@
 // bytes/s) and all its sessions with their current byte counts and state, each with a
 // TTL of ttlMs. A node killed without a chance to clean up thus disappears from
 // `gatehouse who` within ttlMs (keep ttlMs at least two or three heartbeats).
+//
+// Live feed: the registrar also publishes this node's tier events (login, logout, kick,
+// and its load every loadEventMs) on the events channel (tier-events.ts in
+// @gatehouse/directory), fired and forgotten like the writes: every admin listener of
+// the tier relays them to its WebSocket consumers.
 import diagnostics from 'node:diagnostics_channel';
 import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_SESSION_TTL_MS,
   SessionRegistry,
+  publishTierEvent,
   validateNodeId,
   type Directory,
   type KickRequest,
   type KickSubscription,
   type NodeStatus,
   type SessionRecord,
+  type TierEvent,
 } from '@gatehouse/directory';
 import type { Logger } from 'pino';
 import { sessionChannel, type SessionEvent, type SessionView } from './session-events.ts';
@@ -32,6 +39,8 @@ export interface SessionRegistrarOptions {
   heartbeatMs?: number;
   /** Default 30 s; at least twice heartbeatMs. */
   ttlMs?: number;
+  /** How often the node's load is published for the live feed; default 5 s, 0 turns tier events off. */
+  loadEventMs?: number;
 }
 
 export interface SessionRegistrar {
@@ -64,6 +73,7 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
   const nodeId = validateNodeId(opts.nodeId);
   const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const ttlMs = opts.ttlMs ?? Math.max(DEFAULT_SESSION_TTL_MS, 3 * heartbeatMs);
+  const loadEventMs = opts.loadEventMs ?? DEFAULT_LOAD_EVENT_MS;
   if (!(heartbeatMs > 0) || ttlMs < 2 * heartbeatMs) throw new RangeError('session registry: ttlMs must be at least twice heartbeatMs');
   const registry = new SessionRegistry({ redis: opts.directory.redis, keys: opts.directory.keys });
   const log = opts.logger.child({ node: nodeId, component: 'session-registry' });
@@ -79,6 +89,13 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
   let lastTotals = { at: Date.now(), bytesIn: 0, bytesOut: 0 };
   let failing = false;
   let closed = false;
+  // Live feed figures: open connections (logged in or not), accepts and logins since the last load event.
+  let connections = 0;
+  let connects = 0;
+  let load = { at: Date.now(), connects: 0, logins: 0, bytesIn: 0, bytesOut: 0 };
+  const emit = (ev: TierEvent): void => {
+    if (loadEventMs > 0) track(publishTierEvent(opts.directory.redis, opts.directory.keys, ev).then(ok, failed('publish')));
+  };
 
   const failed = (what: string) => (err: unknown) => {
     if (failing) return;
@@ -117,20 +134,29 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
       lastActivity: new Date(e.lastActivity).toISOString(),
       bytesIn: st.bytesIn,
       bytesOut: st.bytesOut,
-      state: st.state,
+      // The login event comes just before the pipe exists, when the session still reads as pre-auth.
+      state: st.state === 'pre-auth' ? 'authenticated' : st.state,
     };
   };
 
   const onSession = (message: unknown): void => {
     const { event, session } = message as SessionEvent;
     if (session.nodeId !== nodeId || closed) return;
+    if (event === 'open') {
+      connections++;
+      connects++;
+    } else if (event === 'close') {
+      connections--;
+    }
     if (event === 'login') {
       logins++;
       const now = Date.now();
       const st = session.stats();
       const e: Entry = { view: session, lastBytes: st.bytesIn + st.bytesOut, lastActivity: now };
       live.set(session.id, e);
-      track(registry.put(record(e, now), ttlMs).then(ok, failed('put')));
+      const r = record(e, now);
+      track(registry.put(r, ttlMs).then(ok, failed('put')));
+      emit({ type: 'login', at: new Date(now).toISOString(), session: r });
     } else if (event === 'close') {
       const e = live.get(session.id);
       if (e === undefined) return;
@@ -138,6 +164,19 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
       const st = session.stats();
       closedBytesIn += st.bytesIn;
       closedBytesOut += st.bytesOut;
+      emit({
+        type: 'logout',
+        at: new Date().toISOString(),
+        id: session.id,
+        node: nodeId,
+        user: session.user ?? '',
+        backend: session.backendName ?? '',
+        protocol: session.protocol ?? 'imap',
+        reason: session.endReason ?? 'closed',
+        bytesIn: st.bytesIn,
+        bytesOut: st.bytesOut,
+        durationMs: Date.now() - session.startedAt,
+      });
       track(
         registry.remove(nodeId, session.id).then(ok, (err: unknown) => {
           pendingRemovals.add(session.id);
@@ -154,6 +193,7 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
       if ('session' in req ? s.id !== req.session : s.user !== req.user) continue;
       log.info({ cid: s.id, user: s.user }, 'session.kick');
       if (kickChannel.hasSubscribers) kickChannel.publish({ nodeId, sessionId: s.id, user: s.user } satisfies KickEvent);
+      emit({ type: 'kick', at: new Date().toISOString(), id: s.id, node: nodeId, user: s.user ?? '' });
       s.kick(text);
     }
   };
@@ -196,6 +236,35 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
     }
   };
 
+  /** The node's load since the last call, for the live feed. */
+  const publishLoad = (): void => {
+    const now = Date.now();
+    let bytesIn = closedBytesIn;
+    let bytesOut = closedBytesOut;
+    const byBackend = new Map<string, number>();
+    for (const e of live.values()) {
+      const st = e.view.stats();
+      bytesIn += st.bytesIn;
+      bytesOut += st.bytesOut;
+      const b = e.view.backendName ?? '';
+      byBackend.set(b, (byBackend.get(b) ?? 0) + 1);
+    }
+    const seconds = Math.max(0.001, (now - load.at) / 1000);
+    emit({
+      type: 'load',
+      at: new Date(now).toISOString(),
+      node: nodeId,
+      sessions: live.size,
+      connections: Math.max(0, connections),
+      connectionsPerSec: round((connects - load.connects) / seconds),
+      loginsPerSec: round((logins - load.logins) / seconds),
+      bytesInPerSec: Math.round(Math.max(0, bytesIn - load.bytesIn) / seconds),
+      bytesOutPerSec: Math.round(Math.max(0, bytesOut - load.bytesOut) / seconds),
+      backends: [...byBackend].sort((a, b) => a[0].localeCompare(b[0])).map(([backend, n]) => ({ backend, sessions: n })),
+    });
+    load = { at: now, connects, logins, bytesIn, bytesOut };
+  };
+
   // A node restarted under the same id: its previous sessions died with the process.
   await registry.clearNode(nodeId).catch(failed('clear'));
   diagnostics.subscribe(sessionChannel.name, onSession);
@@ -207,6 +276,8 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
     beating = heartbeat().finally(() => (beating = null));
   }, heartbeatMs);
   timer.unref();
+  const loadTimer = loadEventMs > 0 ? setInterval(publishLoad, loadEventMs) : null;
+  loadTimer?.unref();
 
   return {
     registry,
@@ -217,6 +288,7 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      if (loadTimer !== null) clearInterval(loadTimer);
       diagnostics.unsubscribe(sessionChannel.name, onSession);
       await kicks.close();
       await Promise.allSettled([...inFlight, beating]);
@@ -224,6 +296,9 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
     },
   };
 }
+
+/** Default interval of the load events of the live feed. */
+export const DEFAULT_LOAD_EVENT_MS = 5_000;
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;

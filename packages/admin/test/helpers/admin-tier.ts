@@ -9,7 +9,7 @@ import { generateSelfSigned } from '@gatehouse/certs';
 import { Directory, hashPassword } from '@gatehouse/directory';
 import { defaultImapLimits, startGatehouseNode, startSessionRegistrar, type GatehouseNode } from '@gatehouse/proxy';
 import { startDovecot, startRedis, type RedisServer } from '@gatehouse/testkit';
-import { GatehouseMetrics, startAdminServer, type AdminRoute, type AdminServer } from '../../src/index.ts';
+import { GatehouseMetrics, startAdminServer, type AdminRoute, type AdminServer, type LiveFeedOptions } from '../../src/index.ts';
 
 export const USERS = [
   { name: 'alice@example.com', password: 'alice-secret', backend: 'be1' },
@@ -27,12 +27,23 @@ export interface AdminTier {
   imaps: number;
   pop3s: number;
   prefix: string;
+  cert: { certPem: string; keyPem: string };
+}
+
+/** Another node of the same tier (same Redis, same directory prefix), without an admin listener. */
+export interface ExtraNode {
+  node: GatehouseNode;
+  imaps: number;
+  pop3s: number;
 }
 
 export interface AdminTierOptions {
   token?: string;
   extraRoutes?: (tier: Omit<AdminTier, 'admin' | 'base'>) => AdminRoute[];
   heartbeatMs?: number;
+  feed?: LiveFeedOptions | false;
+  /** Load events of the registrar (default 200 ms here). */
+  loadEventMs?: number;
 }
 
 export async function startAdminTier(t: Test, opts: AdminTierOptions = {}): Promise<AdminTier> {
@@ -53,10 +64,34 @@ export async function startAdminTier(t: Test, opts: AdminTierOptions = {}): Prom
   }
   for (const u of USERS) await directory.addUser({ name: u.name, backend: u.backend, password: await hashPassword(u.password) });
   const cert = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
-  const logger = pino({ level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' });
   const nodeId = `node-${randomBytes(3).toString('hex')}`;
   const metrics = new GatehouseMetrics({ nodeId });
   t.teardown(() => metrics.close());
+  const { node, imaps, pop3s } = await startNode(t, directory, cert, nodeId, opts);
+  const partial = { redis, directory, node, metrics, ca: cert.certPem, imaps, pop3s, prefix, cert };
+  const admin = await startAdminServer({
+    host: '127.0.0.1',
+    port: 0,
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+    directory,
+    nodeId,
+    metrics,
+    logger,
+    ...(opts.extraRoutes ? { extraRoutes: opts.extraRoutes(partial) } : {}),
+    ...(opts.feed !== undefined ? { feed: opts.feed } : {}),
+  });
+  t.teardown(() => admin.close());
+  return { ...partial, admin, base: `http://127.0.0.1:${admin.port}` };
+}
+
+const logger = pino({ level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' });
+
+/** A second node of the tier: it shares the first one's Redis and directory. */
+export async function startExtraNode(t: Test, tier: AdminTier, opts: AdminTierOptions = {}): Promise<ExtraNode> {
+  return startNode(t, tier.directory, tier.cert, `node-${randomBytes(3).toString('hex')}`, opts);
+}
+
+async function startNode(t: Test, directory: Directory, cert: { certPem: string; keyPem: string }, nodeId: string, opts: AdminTierOptions): Promise<ExtraNode> {
   const node = await startGatehouseNode({
     directory,
     logger,
@@ -74,21 +109,9 @@ export async function startAdminTier(t: Test, opts: AdminTierOptions = {}): Prom
     ],
   });
   const hb = opts.heartbeatMs ?? 200;
-  const registrar = await startSessionRegistrar({ directory, nodeId, logger, heartbeatMs: hb, ttlMs: Math.max(1000, 5 * hb) });
+  const registrar = await startSessionRegistrar({ directory, nodeId, logger, heartbeatMs: hb, ttlMs: Math.max(1000, 5 * hb), loadEventMs: opts.loadEventMs ?? 200 });
   t.teardown(() => registrar.close());
   t.teardown(() => node.close());
   const port = (p: string): number => node.listeners().find((l) => l.protocol === p)?.port ?? 0;
-  const partial = { redis, directory, node, metrics, ca: cert.certPem, imaps: port('imap'), pop3s: port('pop3'), prefix };
-  const admin = await startAdminServer({
-    host: '127.0.0.1',
-    port: 0,
-    ...(opts.token !== undefined ? { token: opts.token } : {}),
-    directory,
-    nodeId,
-    metrics,
-    logger,
-    ...(opts.extraRoutes ? { extraRoutes: opts.extraRoutes(partial) } : {}),
-  });
-  t.teardown(() => admin.close());
-  return { ...partial, admin, base: `http://127.0.0.1:${admin.port}` };
+  return { node, imaps: port('imap'), pop3s: port('pop3') };
 }

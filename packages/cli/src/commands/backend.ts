@@ -11,6 +11,7 @@ const options = {
   host: { type: 'string' },
   'imap-port': { type: 'string' },
   'pop3-port': { type: 'string' },
+  'lmtp-port': { type: 'string' },
   tls: { type: 'string' },
   'tls-verify': { type: 'string' },
   login: { type: 'string' },
@@ -18,7 +19,7 @@ const options = {
   'master-password-file': { type: 'string' },
 } as const;
 
-const columns = ['name', 'host', 'imapPort', 'pop3Port', 'tls', 'login', 'state'];
+const columns = ['name', 'host', 'imapPort', 'pop3Port', 'lmtpPort', 'tls', 'login', 'state'];
 
 export async function backendCommand(ctx: CommandContext, dir: Directory): Promise<void> {
   const { values, positionals } = ctx.parse(options);
@@ -89,6 +90,8 @@ function patchFrom(values: { [K in keyof typeof options]?: string }): Mutable<Ba
   if (values.host !== undefined) patch.host = values.host;
   if (values['imap-port'] !== undefined) patch.imapPort = port(values['imap-port'], '--imap-port');
   if (values['pop3-port'] !== undefined) patch.pop3Port = port(values['pop3-port'], '--pop3-port');
+  // `--lmtp-port none` removes delivery to the back-end.
+  if (values['lmtp-port'] !== undefined) patch.lmtpPort = values['lmtp-port'] === 'none' ? null : port(values['lmtp-port'], '--lmtp-port');
   if (values.tls !== undefined) {
     if (!['none', 'starttls', 'implicit'].includes(values.tls)) throw new CliError('ERR_USAGE', '--tls must be none, starttls or implicit', 2);
     patch.tls = values.tls as BackendRecord['tls'];

@@ -9,6 +9,7 @@ import type { GatehouseConfig, VserverConfig } from '../config-schema.ts';
 import { loadConfig, parseConfig } from '../config-load.ts';
 import { CliError } from '../cli-error.ts';
 import { createLogger } from '../logger.ts';
+import { startDeliveryFromConfig } from '../delivery-wiring.ts';
 import type { CommandContext } from '../command-context.ts';
 
 export async function serveCommand(ctx: CommandContext): Promise<void> {
@@ -18,6 +19,8 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     imap: { type: 'string' },
     pop3s: { type: 'string' },
     pop3: { type: 'string' },
+    lmtp: { type: 'string' },
+    smtp: { type: 'string' },
     cert: { type: 'string' },
     key: { type: 'string' },
     domain: { type: 'string' },
@@ -90,6 +93,22 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     }
     process.stderr.write(`gatehouse: admin listening on http://${adminServer.host.includes(':') ? `[${adminServer.host}]` : adminServer.host}:${adminServer.port}/\n`);
   }
+  // The LMTP/SMTP front door (protocol: lmtp|smtp listeners), if the config has any.
+  let delivery: Awaited<ReturnType<typeof startDeliveryFromConfig>>;
+  try {
+    delivery = await startDeliveryFromConfig(config, directory, logger);
+  } catch (err) {
+    await adminServer?.close();
+    metrics?.close();
+    await node.close();
+    await registrar.close();
+    await directory.close();
+    throw err;
+  }
+  for (const l of delivery?.listeners() ?? []) {
+    process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${l.tls === 'implicit' ? 'implicit TLS' : 'STARTTLS'})
+`);
+  }
   for (const l of node.listeners()) {
     const tlsMode = l.tls === 'implicit' ? 'implicit TLS' : l.protocol === 'pop3' ? 'STLS' : 'STARTTLS';
     process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${tlsMode})\n`);
@@ -104,6 +123,7 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
   });
   await adminServer?.close();
   metrics?.close();
+  await delivery?.close();
   await node.close();
   await registrar.close();
   await directory.close();
@@ -117,7 +137,9 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
   if (str('imap')) listeners.push({ name: 'imap', listen: str('imap'), tls: 'starttls', allowPlaintextAuth: values['allow-plaintext-auth'] === true });
   if (str('pop3s')) listeners.push({ name: 'pop3s', protocol: 'pop3', listen: str('pop3s'), tls: 'implicit' });
   if (str('pop3')) listeners.push({ name: 'pop3', protocol: 'pop3', listen: str('pop3'), tls: 'starttls', allowPlaintextAuth: values['allow-plaintext-auth'] === true });
-  if (listeners.length === 0) throw new CliError('ERR_USAGE', 'serve needs --config FILE, or --imaps/--imap/--pop3s/--pop3 ADDR:PORT with --cert and --key', 2);
+  if (str('lmtp')) listeners.push({ name: 'lmtp', protocol: 'lmtp', listen: str('lmtp'), tls: 'starttls' });
+  if (str('smtp')) listeners.push({ name: 'smtp', protocol: 'smtp', listen: str('smtp'), tls: 'starttls' });
+  if (listeners.length === 0) throw new CliError('ERR_USAGE', 'serve needs --config FILE, or --imaps/--imap/--pop3s/--pop3/--lmtp/--smtp ADDR:PORT with --cert and --key', 2);
   if (!str('cert') || !str('key')) throw new CliError('ERR_USAGE', 'serve needs --cert FILE and --key FILE', 2);
   const vserver: Record<string, unknown> = { name: 'default', tls: { cert: str('cert'), key: str('key') }, listeners };
   if (str('domain')) vserver['defaultDomain'] = str('domain');

@@ -1,7 +1,7 @@
 // `gatehouse user add|set|show|list|del|import`: accounts, their password hashes,
 // state and back-end. Passwords come from a prompt or stdin, never from argv.
 import { readFileSync } from 'node:fs';
-import { hashPassword, normalizeUserName, parsePasswdFile, type Directory, type NewUser, type UserPatch, type UserRecord } from '@gatehouse/directory';
+import { TNEF_POLICIES, hashPassword, normalizeUserName, parsePasswdFile, type Directory, type NewUser, type TnefPolicy, type UserPatch, type UserRecord } from '@gatehouse/directory';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 import { CliError } from '../cli-error.ts';
@@ -18,9 +18,11 @@ const options = {
   imap: { type: 'string' },
   pop3: { type: 'string' },
   domain: { type: 'string' },
+  delivery: { type: 'string' },
+  tnef: { type: 'string' },
 } as const;
 
-const columns = ['name', 'backend', 'state', 'imap', 'pop3', 'password'];
+const columns = ['name', 'backend', 'state', 'imap', 'pop3', 'delivery', 'password'];
 
 export async function userCommand(ctx: CommandContext, dir: Directory): Promise<void> {
   const { values, positionals } = ctx.parse(options);
@@ -47,6 +49,10 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
         pop3: flag(values.pop3, '--pop3') ?? true,
       };
       if (password !== undefined) rec.password = password;
+      const delivery = flag(values.delivery, '--delivery');
+      if (delivery !== undefined) rec.delivery = delivery;
+      const tnef = tnefPolicy(values.tnef);
+      if (tnef !== undefined && tnef !== null) rec.tnef = tnef;
       await dir.addUser(rec);
       return show(ctx, await dir.getUser(name));
     }
@@ -61,6 +67,10 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
       const pop3 = flag(values.pop3, '--pop3');
       if (imap !== undefined) patch.imap = imap;
       if (pop3 !== undefined) patch.pop3 = pop3;
+      const delivery = flag(values.delivery, '--delivery');
+      if (delivery !== undefined) patch.delivery = delivery;
+      const tnef = tnefPolicy(values.tnef);
+      if (tnef !== undefined) patch.tnef = tnef;
       if (values['password-stdin']) patch.password = await hashPassword(await readNewPassword(ctx, true));
       if (Object.keys(patch).length === 0) throw new CliError('ERR_USAGE', 'user set needs something to change', 2);
       await dir.setUser(name, patch);
@@ -122,6 +132,14 @@ function publicView(rec: UserRecord): Record<string, unknown> {
   const { password, ...rest } = rec;
   const scheme = password ? (/^\{([A-Z0-9.-]+)\}/i.exec(password)?.[1] ?? 'CRYPT') : undefined;
   return { ...rest, password: scheme ?? '(checked by back-end)' };
+}
+
+/** `--tnef convert|keep|off`, or `default` (null) to fall back to the domain's policy. */
+export function tnefPolicy(value: string | undefined): TnefPolicy | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'default') return null;
+  if ((TNEF_POLICIES as readonly string[]).includes(value)) return value as TnefPolicy;
+  throw new CliError('ERR_USAGE', '--tnef must be convert, keep, off or default', 2);
 }
 
 function flag(value: string | undefined, name: string): boolean | undefined {
