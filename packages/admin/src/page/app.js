@@ -27,6 +27,7 @@ const state = {
   sortDir: 1,
   filter: '',
   kickTarget: null,
+  truncated: false,
   renderQueued: false,
 };
 
@@ -129,7 +130,8 @@ function onMessage(msg) {
       state.nodes = new Map(msg.nodes.map((n) => [n.node, { ...n, backends: [] }]));
       state.load = [];
       for (const l of msg.load) addLoad(l);
-      setStatus('on', `live · ${msg.total} session${msg.total === 1 ? '' : 's'} on ${msg.nodes.length} node${msg.nodes.length === 1 ? '' : 's'}${msg.truncated ? ' (list truncated)' : ''}`);
+      state.truncated = msg.truncated;
+      setStatus('on', '');
       logEvent(msg.at, 'snapshot', `${msg.total} sessions, ${msg.nodes.length} nodes`);
       break;
     case 'login':
@@ -194,6 +196,9 @@ function scheduleRender() {
 }
 
 function render() {
+  if ($('status').classList.contains('on')) {
+    setStatus('on', `live · ${plural(state.sessions.size, 'session')} on ${plural(state.nodes.size, 'node')}${state.truncated ? ' (list truncated)' : ''}`);
+  }
   renderSessions();
   renderNodes();
   renderCharts();
@@ -299,11 +304,15 @@ function renderNodes() {
     const name = document.createElement('b');
     name.textContent = n.node;
     const figures = document.createElement('span');
-    figures.textContent = `${n.sessions} sessions · ${n.loginsPerSec ?? 0} logins/s · ${fmtBytes(n.bytesInPerSec ?? 0)}/s in · ${fmtBytes(n.bytesOutPerSec ?? 0)}/s out`;
+    figures.textContent = `${plural(n.sessions, 'session')} · ${n.loginsPerSec ?? 0} logins/s · ${fmtBytes(n.bytesInPerSec ?? 0)}/s in · ${fmtBytes(n.bytesOutPerSec ?? 0)}/s out`;
     card.append(name, figures);
     frag.append(card);
   }
   box.replaceChildren(frag);
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function fmtBytes(n) {
@@ -338,7 +347,7 @@ function drawChart(svg, legend, series, now) {
   const W = 600;
   const H = 160;
   const pad = { l: 34, r: 8, t: 8, b: 18 };
-  let max = 1;
+  let max = 2;
   for (const pts of series.values()) for (const [, v] of pts) max = Math.max(max, v);
   max = niceMax(max);
   const x = (t) => pad.l + ((t - (now - WINDOW_MS)) / WINDOW_MS) * (W - pad.l - pad.r);
@@ -363,9 +372,12 @@ function drawChart(svg, legend, series, now) {
     if (visible.length > 0) {
       // Steps: a figure holds until the next sample.
       let d = '';
-      visible.forEach(([t, v], j) => {
-        d += j === 0 ? `M${x(t).toFixed(1)},${y(v).toFixed(1)}` : `H${x(t).toFixed(1)}V${y(v).toFixed(1)}`;
-      });
+      let prev = null;
+      for (const [t, v] of visible) {
+        if (prev === null) d = `M${x(t).toFixed(1)},${y(v).toFixed(1)}`;
+        else if (v !== prev) d += `H${x(t).toFixed(1)}V${y(v).toFixed(1)}`;
+        prev = v;
+      }
       d += `H${x(now).toFixed(1)}`;
       parts.push(el('path', { d, class: 'series', stroke: color }));
     }

@@ -3,7 +3,7 @@
 // implicit TLS, the session registrar, the metrics and the admin server. Stopped in the
 // test's teardown.
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Test } from 'tap';
 import { generateSelfSigned } from '@gatehouse/certs';
 import { Directory, hashPassword } from '@gatehouse/directory';
@@ -44,6 +44,8 @@ export interface AdminTierOptions {
   feed?: LiveFeedOptions | false;
   /** Load events of the registrar (default 200 ms here). */
   loadEventMs?: number;
+  /** Default: silent (or GATEHOUSE_TEST_LOG's level). */
+  logger?: Logger;
 }
 
 export async function startAdminTier(t: Test, opts: AdminTierOptions = {}): Promise<AdminTier> {
@@ -76,7 +78,7 @@ export async function startAdminTier(t: Test, opts: AdminTierOptions = {}): Prom
     directory,
     nodeId,
     metrics,
-    logger,
+    logger: opts.logger ?? logger,
     ...(opts.extraRoutes ? { extraRoutes: opts.extraRoutes(partial) } : {}),
     ...(opts.feed !== undefined ? { feed: opts.feed } : {}),
   });
@@ -94,7 +96,7 @@ export async function startExtraNode(t: Test, tier: AdminTier, opts: AdminTierOp
 async function startNode(t: Test, directory: Directory, cert: { certPem: string; keyPem: string }, nodeId: string, opts: AdminTierOptions): Promise<ExtraNode> {
   const node = await startGatehouseNode({
     directory,
-    logger,
+    logger: opts.logger ?? logger,
     nodeId,
     vservers: [
       {
@@ -109,7 +111,7 @@ async function startNode(t: Test, directory: Directory, cert: { certPem: string;
     ],
   });
   const hb = opts.heartbeatMs ?? 200;
-  const registrar = await startSessionRegistrar({ directory, nodeId, logger, heartbeatMs: hb, ttlMs: Math.max(1000, 5 * hb), loadEventMs: opts.loadEventMs ?? 200 });
+  const registrar = await startSessionRegistrar({ directory, nodeId, logger: opts.logger ?? logger, heartbeatMs: hb, ttlMs: Math.max(1000, 5 * hb), loadEventMs: opts.loadEventMs ?? 200 });
   t.teardown(() => registrar.close());
   t.teardown(() => node.close());
   const port = (p: string): number => node.listeners().find((l) => l.protocol === p)?.port ?? 0;
