@@ -76,7 +76,10 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 
   /** The Authorization header's bearer token, or `offered` (the feed's subprotocol token). */
   const authorized = (req: http.IncomingMessage, offered?: string): boolean => {
-    if (token === null) return true;
+    // Without a token only loopback callers reach the listener, but a web page could still
+    // make a browser send requests to it under a rebound DNS name: answer only requests
+    // addressed to a loopback host (DNS rebinding).
+    if (token === null) return loopbackHostHeader(req.headers.host);
     const m = /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? '');
     const given = m?.[1] ?? offered;
     // Compared as digests: constant time whatever the lengths.
@@ -259,4 +262,11 @@ async function directoryReady(directory: Directory): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A Host header naming a loopback address (`localhost`, 127.0.0.0/8, ::1), with or without a port. */
+function loopbackHostHeader(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name);
 }

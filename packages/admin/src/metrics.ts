@@ -1,12 +1,12 @@
 // Prometheus metrics of one node, fed only by the diagnostics channels the proxy and the
 // directory publish (gatehouse:session, gatehouse:auth, gatehouse:backend,
-// gatehouse:directory, gatehouse:kick): the hot path never touches prom-client. Figures
+// gatehouse:directory, gatehouse:kick, gatehouse:access): the hot path never touches prom-client. Figures
 // that change with every byte (sessions by state, bytes) are read from the live sessions
 // when Prometheus scrapes, not counted per chunk. docs/metrics.md lists every series.
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DirectoryLookupEvent } from '@gatehouse/directory';
-import type { AuthEvent, BackendConnectEvent, KickEvent, SessionEvent, SessionView } from '@gatehouse/proxy';
+import type { AccessDeniedEvent, AuthEvent, BackendConnectEvent, KickEvent, SessionEvent, SessionView } from '@gatehouse/proxy';
 
 export interface GatehouseMetricsOptions {
   /** Count only this node's sessions (several nodes may share a process in tests). */
@@ -33,6 +33,7 @@ export class GatehouseMetrics {
   readonly directoryDuration: Histogram<'op'>;
   readonly directoryErrors: Counter<'op' | 'code'>;
   readonly kicks: Counter;
+  readonly accessDenied: Counter<'protocol' | 'vserver' | 'reason'>;
 
   constructor(opts: GatehouseMetricsOptions = {}) {
     this.#nodeId = opts.nodeId;
@@ -106,6 +107,13 @@ export class GatehouseMetrics {
     this.directoryErrors = new Counter({ name: 'gatehouse_directory_errors_total', help: 'Directory lookups that failed, by error code', labelNames: ['op', 'code'] as const, registers });
     this.kicks = new Counter({ name: 'gatehouse_kicks_total', help: 'Sessions ended by an administrator (gatehouse kick, the admin API)', registers });
 
+    this.accessDenied = new Counter({
+      name: 'gatehouse_access_denied_total',
+      help: 'Connections refused at accept time by the access rules (reason denied), or because the rules could not be read (unavailable)',
+      labelNames: ['protocol', 'vserver', 'reason'] as const,
+      registers,
+    });
+
     this.#on('gatehouse:session', (msg) => this.#onSession(msg as SessionEvent));
     this.#on('gatehouse:auth', (msg) => this.#onAuth(msg as AuthEvent));
     this.#on('gatehouse:backend', (msg) => {
@@ -116,6 +124,10 @@ export class GatehouseMetrics {
       const e = msg as DirectoryLookupEvent;
       this.directoryDuration.observe({ op: e.op }, e.durationMs / 1000);
       if (!e.ok) this.directoryErrors.inc({ op: e.op, code: e.code ?? 'error' });
+    });
+    this.#on('gatehouse:access', (msg) => {
+      const e = msg as AccessDeniedEvent;
+      if (this.#mine(e.nodeId)) this.accessDenied.inc({ protocol: e.protocol, vserver: e.vserver, reason: e.reason });
     });
     this.#on('gatehouse:kick', (msg) => {
       if (this.#mine((msg as KickEvent).nodeId)) this.kicks.inc();

@@ -2,6 +2,7 @@
 // counters that match what the test did, the sessions API with filters and paging, kick,
 // nodes, health and readiness, with and without a bearer token.
 import t from 'tap';
+import http from 'node:http';
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { pino } from 'pino';
 import { startAdminServer, isLoopback, GatehouseMetrics } from '../src/index.ts';
@@ -181,6 +182,17 @@ t.test('admin API with a bearer token: 401 without it; sessions with filters and
 t.test('admin API without a token answers on loopback; a non-loopback bind without a token is refused', async (t) => {
   const tier = await startAdminTier(t);
   t.match(await api(tier.base, '/api/v1/sessions'), { status: 200, body: { total: 0, sessions: [] } });
+  // DNS rebinding: a page on evil.example resolving to 127.0.0.1 makes the browser send Host: evil.example.
+  const rebound = await new Promise<number>((resolve, reject) => {
+    const u = new URL('/api/v1/sessions', tier.base);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, headers: { host: `evil.example:${u.port}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(rebound, 401, 'a request addressed to a foreign host name is refused');
   t.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('localhost') && !isLoopback('0.0.0.0') && !isLoopback('10.0.0.1'));
   const metrics = new GatehouseMetrics({ processMetrics: false });
   t.teardown(() => metrics.close());

@@ -107,19 +107,30 @@ export const configSchema = z
       .object({
         heartbeatMs: z.number().int().min(100).max(600_000).default(10_000),
         ttlMs: z.number().int().min(250).max(3_600_000).default(30_000),
+        /** How often each node publishes its load on the live feed (0: never). */
+        loadEventMs: z.number().int().min(0).max(600_000).default(5_000),
       })
       .strict()
       .refine((r) => r.ttlMs >= 2 * r.heartbeatMs, { message: 'ttlMs must be at least twice heartbeatMs', path: ['ttlMs'] })
-      .default({ heartbeatMs: 10_000, ttlMs: 30_000 }),
+      .default({ heartbeatMs: 10_000, ttlMs: 30_000, loadEventMs: 5_000 }),
     /** The admin HTTP listener (API, /metrics): off unless `listen` is given; loopback unless a token is set. */
     admin: z
       .object({
         listen: hostPort.optional(),
         /** Bearer token for every admin route; required when `listen` is not a loopback address. */
         token: z.string().regex(/^[\x21-\x7e]{16,256}$/, '16..256 printable ASCII characters without spaces').optional(),
+        /** The WebSocket live feed (docs/admin-feed.md); `enabled: false` turns it off. */
+        feed: z
+          .object({
+            enabled: z.boolean().default(true),
+            maxConsumers: z.number().int().min(1).max(10_000).default(100),
+            maxBufferedBytes: z.number().int().min(64 * 1024).max(256 << 20).default(4 << 20),
+          })
+          .strict()
+          .default({ enabled: true, maxConsumers: 100, maxBufferedBytes: 4 << 20 }),
       })
       .strict()
-      .default({}),
+      .default({ feed: { enabled: true, maxConsumers: 100, maxBufferedBytes: 4 << 20 } }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
     vservers: z.array(vserver).min(1),
   })

@@ -9,6 +9,7 @@ import { certCommand } from './commands/cert.ts';
 import { configCommand } from './commands/config.ts';
 import { domainCommand } from './commands/domain.ts';
 import { aliasCommand } from './commands/alias.ts';
+import { accessCommand } from './commands/access.ts';
 import { tnefCommand } from './commands/tnef.ts';
 import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
@@ -23,6 +24,8 @@ const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
           [--login master|user] [--master-user U --master-password-file F]
   domain add|list|del DOMAIN | domain set DOMAIN [--delivery yes|no] [--tnef convert|keep|off|default]
   alias add ADDRESS USER | alias del ADDRESS | alias list
+  access list VSERVER | access add VSERVER grant|deny ADDR[/LEN|/MASK] [--default grant|deny] | access add VSERVER --default grant|deny
+          | access del VSERVER [grant|deny] ADDR[/LEN|/MASK]
   tnef FILE [--out DIR] [--keep-original]
   cert self-signed|show --cert FILE --key FILE [--name DNS-OR-IP ...]
   config check|print --config FILE
@@ -31,7 +34,7 @@ const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
 The directory is --redis URL or GATEHOUSE_REDIS_URL.`;
 
 type AdminVerb = (ctx: CommandContext, dir: Directory) => Promise<void>;
-const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, alias: aliasCommand, who: whoCommand, kick: kickCommand };
+const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, alias: aliasCommand, access: accessCommand, who: whoCommand, kick: kickCommand };
 
 async function main(argv: string[]): Promise<void> {
   let json = false;

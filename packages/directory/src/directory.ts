@@ -64,6 +64,14 @@ import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { DirectoryError } from './directory-error.ts';
 import { timedLookup } from './directory-events.ts';
 import { DEFAULT_PREFIX, directoryKeys, type DirectoryKeys } from './keys.ts';
+import {
+  ACCESS_DEFAULT_FIELD,
+  parseAccessHash,
+  validateAccessAction,
+  validateNetworkText,
+  validateVserverName,
+  type StoredAccessRules,
+} from './access-rules.ts';
 import { checkPasswordHash, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 import type { PasswdEntry, PasswdError } from './passwd-file.ts';
 import { parseRedisAddress } from './redis-address.ts';
@@ -274,6 +282,8 @@ export interface ConnectOptions {
 interface Commands {
   hgetall(key: string): Promise<Record<string, string>>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
+  hset(key: string, field: string, value: string): Promise<number>;
+  hdel(key: string, ...fields: string[]): Promise<number>;
   exists(key: string): Promise<number>;
   del(key: string): Promise<number>;
   sadd(key: string, ...members: string[]): Promise<number>;
@@ -857,6 +867,36 @@ export class Directory {
     const d = await this.getDomain(name);
     if (d === null) throw notFound(`domain ${name} does not exist`);
     return d;
+  }
+
+  // ---- access rules (access-rules.ts) --------------------------------------------
+
+  /** The access rules of a virtual server; none stored: `{ default: 'grant', rules: [] }`. */
+  async getAccessRules(vserver: string): Promise<StoredAccessRules> {
+    const key = this.keys.access(validateVserverName(vserver));
+    return parseAccessHash(await this.#run('hgetall', (r) => r.hgetall(key)));
+  }
+
+  /** Sets the action of one canonical network (replacing its previous action). */
+  async setAccessRule(vserver: string, network: string, action: string): Promise<void> {
+    const key = this.keys.access(validateVserverName(vserver));
+    const field = validateNetworkText(network);
+    const value = validateAccessAction(action);
+    await this.#run('hset', (r) => r.hset(key, field, value));
+  }
+
+  /** Removes the rule of one canonical network; false if there was none. */
+  async delAccessRule(vserver: string, network: string): Promise<boolean> {
+    const key = this.keys.access(validateVserverName(vserver));
+    const field = validateNetworkText(network);
+    return (await this.#run('hdel', (r) => r.hdel(key, field))) === 1;
+  }
+
+  /** Sets what applies when no rule matches: `grant` (grant all except) or `deny` (deny all except). */
+  async setAccessDefault(vserver: string, action: string): Promise<void> {
+    const key = this.keys.access(validateVserverName(vserver));
+    const value = validateAccessAction(action);
+    await this.#run('hset', (r) => r.hset(key, ACCESS_DEFAULT_FIELD, value));
   }
 
   // ---- aliases -------------------------------------------------------------------

@@ -104,3 +104,4 @@ export {
   type TierEventType,
 } from './tier-events.ts';
 export { directoryChannel, type DirectoryLookupEvent } from './directory-events.ts';
+export { validateVserverName, type StoredAccessAction, type StoredAccessRules } from './access-rules.ts';

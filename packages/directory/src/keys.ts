@@ -41,6 +41,8 @@ export interface DirectoryKeys {
   alias(name: string): string;
   /** Set of all alias addresses: `<prefix>aliases`. */
   readonly aliases: string;
+  /** Hash of one virtual server's access rules (access-rules.ts): `<prefix>access:<vserver>`. */
+  access(vserver: string): string;
 }
 
 /**
@@ -68,5 +70,6 @@ export function directoryKeys(prefix: string = DEFAULT_PREFIX): DirectoryKeys {
     eventsChannel: `${prefix}events`,
     alias: (name) => `${prefix}alias:${name}`,
     aliases: `${prefix}aliases`,
+    access: (vserver) => `${prefix}access:${vserver}`,
   };
 }

@@ -9,12 +9,17 @@ import type { Logger } from 'pino';
 import { ImapSession, type ImapSessionDeps } from './imap-session.ts';
 import { Pop3Session, type Pop3SessionDeps } from './pop3-session.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
+import { startAccessGate, type AccessGate } from './access-gate.ts';
+import { normalizeAddress } from './address.ts';
+import { publishAccessDenied } from './proxy-events.ts';
 
 export interface GatehouseNodeOptions {
   vservers: VirtualServer[];
   directory: Directory;
   logger: Logger;
   nodeId?: string;
+  /** How often each virtual server's access rules are re-read from the directory (default 500 ms). */
+  accessRefreshMs?: number;
 }
 
 export interface BoundListener {
@@ -30,6 +35,8 @@ export interface GatehouseNode {
   readonly nodeId: string;
   listeners(): BoundListener[];
   sessions(): ReadonlySet<ImapSession | Pop3Session>;
+  /** Re-reads the access rules now instead of at the next refresh (tests, admin tools). */
+  refreshAccess(): Promise<void>;
   /** Stops accepting, ends every session (IMAP with a BYE; POP3 by closing) and waits for them to close. */
   close(): Promise<void>;
 }
@@ -56,7 +63,27 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
     secureContext: contextOf(vserver),
     onEnd,
   });
+  const gate: AccessGate = await startAccessGate({
+    directory: opts.directory,
+    vservers: opts.vservers.map((v) => v.name),
+    logger: log,
+    ...(opts.accessRefreshMs === undefined ? {} : { refreshMs: opts.accessRefreshMs }),
+  });
   const accept = (socket: net.Socket, deps: ImapSessionDeps & Pop3SessionDeps, isTls: boolean, protocol: 'imap' | 'pop3'): void => {
+    // Access rules first, before a greeting or a session: a refused client never gets the
+    // chance to send credentials (docs/access.md).
+    const remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
+    const decision = gate.decide(deps.vserver.name, remoteAddress);
+    if (decision.action !== 'grant') {
+      const reason = decision.action === 'deny' ? 'denied' : 'unavailable';
+      refuse(socket, protocol, reason);
+      log.info(
+        { vserver: deps.vserver.name, listener: deps.listener.name, proto: protocol, remoteAddress, remotePort: socket.remotePort, rule: decision.rule ?? 'default', reason },
+        'conn.denied',
+      );
+      publishAccessDenied({ nodeId, vserver: deps.vserver.name, listener: deps.listener.name, protocol, remoteAddress, reason, rule: decision.rule });
+      return;
+    }
     const session = protocol === 'pop3' ? new Pop3Session(socket, deps, isTls) : new ImapSession(socket, deps, isTls);
     sessions.add(session);
     session.start();
@@ -105,6 +132,7 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
     }
   } catch (err) {
     for (const b of bound) b.server.close();
+    gate.close();
     throw err;
   }
 
@@ -112,12 +140,26 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
     nodeId,
     listeners: () => bound.map((b) => b.info),
     sessions: () => sessions,
+    refreshAccess: () => gate.refresh(),
     async close(): Promise<void> {
+      gate.close();
       const closing = bound.map((b) => new Promise<void>((resolve) => b.server.close(() => resolve())));
       for (const s of sessions) s.kick('Server shutting down.');
       await Promise.all(closing);
     },
   };
+}
+
+/** The one line a refused client reads, then the close (grace as after any pre-login BYE). */
+const REFUSALS = {
+  imap: { denied: '* BYE [CONTACTADMIN] Access denied.\r\n', unavailable: '* BYE [UNAVAILABLE] Access rules unavailable; try again later.\r\n' },
+  pop3: { denied: '-ERR Access denied.\r\n', unavailable: '-ERR [SYS/TEMP] Access rules unavailable; try again later.\r\n' },
+} as const;
+
+function refuse(socket: net.Socket, protocol: 'imap' | 'pop3', reason: 'denied' | 'unavailable'): void {
+  socket.on('error', () => {});
+  socket.end(REFUSALS[protocol][reason]);
+  setTimeout(() => socket.destroy(), 2000).unref();
 }
 
 function tlsOptions(v: VirtualServer): tls.SecureContextOptions {

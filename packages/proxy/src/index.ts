@@ -6,4 +6,5 @@ export { sessionChannel, type SessionEvent, type SessionView } from './session-e
 export { normalizeAddress } from './address.ts';
 export { startSessionRegistrar, kickChannelName, DEFAULT_LOAD_EVENT_MS, type KickEvent, type SessionRegistrar, type SessionRegistrarOptions } from './session-registrar.ts';
 export type { SessionStats } from './session-events.ts';
-export { authChannel, backendChannel, type AuthEvent, type AuthOutcome, type BackendConnectEvent } from './proxy-events.ts';
+export { accessChannel, authChannel, backendChannel, type AccessDeniedEvent, type AuthEvent, type AuthOutcome, type BackendConnectEvent } from './proxy-events.ts';
+export { DEFAULT_ACCESS_REFRESH_MS } from './access-gate.ts';

@@ -48,3 +48,22 @@ export function timedBackendConnect<T>(backend: string, protocol: 'imap' | 'pop3
   );
   return connect;
 }
+
+/** A connection refused at accept time by the virtual server's access rules (or because they could not be read). */
+export interface AccessDeniedEvent {
+  readonly nodeId: string;
+  readonly vserver: string;
+  readonly listener: string;
+  readonly protocol: 'imap' | 'pop3';
+  readonly remoteAddress: string;
+  /** `denied` by a rule or the default; `unavailable`: the rules were never read. */
+  readonly reason: 'denied' | 'unavailable';
+  /** The deciding rule's network, null when the default decided. */
+  readonly rule: string | null;
+}
+
+export const accessChannel = diagnostics.channel('gatehouse:access');
+
+export function publishAccessDenied(ev: AccessDeniedEvent): void {
+  if (accessChannel.hasSubscribers) accessChannel.publish(ev);
+}

@@ -82,6 +82,7 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
         nodeId: node.nodeId,
         metrics,
         logger,
+        feed: config.admin.feed.enabled ? { maxConsumers: config.admin.feed.maxConsumers, maxBufferedBytes: config.admin.feed.maxBufferedBytes } : false,
       });
     } catch (err) {
       await node.close();

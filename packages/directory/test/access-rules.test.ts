@@ -1,0 +1,36 @@
+import t from 'tap';
+import { directoryFixture, rejectsCode } from './helpers/redis.ts';
+
+const P = 'gh-t-access:';
+
+t.test('access rules: stored per virtual server in one hash, read back sorted', async (t) => {
+  const { dir, raw } = await directoryFixture(t, P);
+  t.same(await dir.getAccessRules('example'), { default: 'grant', rules: [] }, 'nothing stored: grant all');
+  await dir.setAccessRule('example', '10.0.0.0/8', 'deny');
+  await dir.setAccessRule('example', '10.1.2.3', 'grant');
+  await dir.setAccessRule('example', '2001:db8::/32', 'deny');
+  await dir.setAccessDefault('example', 'deny');
+  t.same(await raw.hgetall(`${P}access:example`), { '10.0.0.0/8': 'deny', '10.1.2.3': 'grant', '2001:db8::/32': 'deny', default: 'deny' }, 'stored as documented');
+  t.same(await dir.getAccessRules('example'), {
+    default: 'deny',
+    rules: [
+      { network: '10.0.0.0/8', action: 'deny' },
+      { network: '10.1.2.3', action: 'grant' },
+      { network: '2001:db8::/32', action: 'deny' },
+    ],
+  });
+  await dir.setAccessRule('example', '10.0.0.0/8', 'grant');
+  t.equal((await dir.getAccessRules('example')).rules[0]?.action, 'grant', 'one action per network: replaced');
+  t.equal(await dir.delAccessRule('example', '10.1.2.3'), true);
+  t.equal(await dir.delAccessRule('example', '10.1.2.3'), false);
+  t.same(await dir.getAccessRules('other'), { default: 'grant', rules: [] }, 'per virtual server');
+
+  t.equal(await rejectsCode(dir.setAccessRule('Bad Name', '10.0.0.1', 'deny')), 'ERR_BAD_NAME');
+  t.equal(await rejectsCode(dir.setAccessRule('example', '10.0.0.1 x', 'deny')), 'ERR_BAD_RECORD');
+  t.equal(await rejectsCode(dir.setAccessRule('example', '10.0.0.1', 'allow')), 'ERR_BAD_RECORD');
+  t.equal(await rejectsCode(dir.setAccessDefault('example', 'maybe')), 'ERR_BAD_RECORD');
+
+  // Hand edits: junk fields are skipped, a broken default fails closed.
+  await raw.hset(`${P}access:hand`, { default: 'Grant', 'not a net': 'deny', '10.0.0.9': 'perhaps', '10.0.0.8': 'grant' });
+  t.same(await dir.getAccessRules('hand'), { default: 'deny', rules: [{ network: '10.0.0.8', action: 'grant' }] });
+});
