@@ -11,7 +11,7 @@ import { imapLogin } from './helpers/line-client.ts';
 
 const sessionsOf = (m: FeedMessage): Array<{ id: string; user: string; node: string }> => m['sessions'] as Array<{ id: string; user: string; node: string }>;
 
-t.test('feed: a consumer on node A gets the snapshot, then the login, kick and logout of sessions on node B, in order', async (t) => {
+t.test('feed: a consumer on node A gets the snapshot, then the connect, login, kick and logout of sessions on node B, in order', async (t) => {
   const token = 'feed-token';
   const tier = await startAdminTier(t, { token });
   const nodeB = await startExtraNode(t, tier);
@@ -47,6 +47,9 @@ t.test('feed: a consumer on node A gets the snapshot, then the login, kick and l
   const login = await feed.waitFor((m) => m.type === 'login' && (m['session'] as { user: string }).user === 'bob@example.com');
   const session = login.message['session'] as { id: string; node: string; remotePort: number };
   t.match(session, { node: nodeB.node.nodeId, protocol: 'imap', backend: 'be2', remoteAddress: '127.0.0.1', remotePort: bob.socket.localPort, vserver: 'default' });
+  const connect = await feed.waitFor((m) => m.type === 'connect' && m['id'] === session.id);
+  t.ok(connect.index < login.index, 'the connect before the login');
+  t.match(connect.message, { node: nodeB.node.nodeId, remoteAddress: '127.0.0.1', vserver: 'default', protocol: 'imap' });
   bob.send('z LOGOUT');
   await bob.waitClosed();
   const logout = await feed.waitFor((m) => m.type === 'logout' && m['id'] === session.id);

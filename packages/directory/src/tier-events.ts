@@ -16,8 +16,22 @@ import { DirectoryError } from './directory-error.ts';
 import type { DirectoryKeys } from './keys.ts';
 import { SESSION_STATES, type SessionRecord, type SessionState } from './session-registry.ts';
 
-export const TIER_EVENT_TYPES = ['login', 'logout', 'kick', 'load'] as const;
+export const TIER_EVENT_TYPES = ['connect', 'login', 'logout', 'kick', 'load'] as const;
 export type TierEventType = (typeof TIER_EVENT_TYPES)[number];
+
+/**
+ * A client connected (before any login). Each node publishes at most a bounded number per
+ * second (the rest only count in its load events), so a connection flood cannot flood Redis.
+ */
+export interface ConnectTierEvent {
+  readonly type: 'connect';
+  readonly at: string;
+  readonly id: string;
+  readonly node: string;
+  readonly remoteAddress: string;
+  readonly vserver: string;
+  readonly protocol: 'imap' | 'pop3';
+}
 
 /** A session logged in (its registry record as at login). */
 export interface LoginTierEvent {
@@ -70,7 +84,7 @@ export interface LoadTierEvent {
   readonly backends: readonly { readonly backend: string; readonly sessions: number }[];
 }
 
-export type TierEvent = LoginTierEvent | LogoutTierEvent | KickTierEvent | LoadTierEvent;
+export type TierEvent = ConnectTierEvent | LoginTierEvent | LogoutTierEvent | KickTierEvent | LoadTierEvent;
 
 export interface TierEventSubscription {
   close(): Promise<void>;
@@ -134,6 +148,12 @@ export function parseTierEvent(message: string): TierEvent | null {
   const at = o['at'];
   if (!str(at, 40)) return null;
   switch (o['type']) {
+    case 'connect': {
+      const { id, node, remoteAddress, vserver, protocol } = o;
+      if (!str(id) || !ID.test(id) || !str(node) || !NODE.test(node) || !str(remoteAddress, 64) || !str(vserver, 64)) return null;
+      if (protocol !== 'imap' && protocol !== 'pop3') return null;
+      return { type: 'connect', at, id, node, remoteAddress, vserver, protocol };
+    }
     case 'login': {
       const session = parseSessionRecord(o['session']);
       return session === null ? null : { type: 'login', at, session };

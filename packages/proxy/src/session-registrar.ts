@@ -41,6 +41,8 @@ export interface SessionRegistrarOptions {
   ttlMs?: number;
   /** How often the node's load is published for the live feed; default 5 s, 0 turns tier events off. */
   loadEventMs?: number;
+  /** Connect events published per second at most (the rest only count in load events); default 50. */
+  maxConnectEventsPerSec?: number;
 }
 
 export interface SessionRegistrar {
@@ -92,6 +94,13 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
   // Live feed figures: open connections (logged in or not), accepts and logins since the last load event.
   let connections = 0;
   let connects = 0;
+  // Connect events on the feed: at most maxConnectEventsPerSec per node, the rest only counted.
+  const maxConnectEvents = opts.maxConnectEventsPerSec ?? DEFAULT_MAX_CONNECT_EVENTS_PER_SEC;
+  let connectBudget = maxConnectEvents;
+  const budgetTimer = setInterval(() => {
+    connectBudget = maxConnectEvents;
+  }, 1000);
+  budgetTimer.unref();
   let load = { at: Date.now(), connects: 0, logins: 0, bytesIn: 0, bytesOut: 0 };
   const emit = (ev: TierEvent): void => {
     if (loadEventMs > 0) track(publishTierEvent(opts.directory.redis, opts.directory.keys, ev).then(ok, failed('publish')));
@@ -145,6 +154,18 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
     if (event === 'open') {
       connections++;
       connects++;
+      if (connectBudget > 0) {
+        connectBudget--;
+        emit({
+          type: 'connect',
+          at: new Date().toISOString(),
+          id: session.id,
+          node: nodeId,
+          remoteAddress: session.remoteAddress,
+          vserver: session.vserverName,
+          protocol: session.protocol ?? 'imap',
+        });
+      }
     } else if (event === 'close') {
       connections--;
     }
@@ -289,6 +310,7 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
       closed = true;
       clearInterval(timer);
       if (loadTimer !== null) clearInterval(loadTimer);
+      clearInterval(budgetTimer);
       diagnostics.unsubscribe(sessionChannel.name, onSession);
       await kicks.close();
       await Promise.allSettled([...inFlight, beating]);
@@ -299,6 +321,7 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
 
 /** Default interval of the load events of the live feed. */
 export const DEFAULT_LOAD_EVENT_MS = 5_000;
+export const DEFAULT_MAX_CONNECT_EVENTS_PER_SEC = 50;
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;

@@ -134,6 +134,9 @@ function onMessage(msg) {
       setStatus('on', '');
       logEvent(msg.at, 'snapshot', `${msg.total} sessions, ${msg.nodes.length} nodes`);
       break;
+    case 'connect':
+      logEvent(msg.at, 'connect', `${msg.remoteAddress} on ${msg.node} (${msg.protocol}, ${msg.vserver})`);
+      break;
     case 'login':
       state.sessions.set(msg.session.id, msg.session);
       logEvent(msg.at, 'login', `${msg.session.user} from ${msg.session.remoteAddress} on ${msg.session.node} (${msg.session.protocol})`);
