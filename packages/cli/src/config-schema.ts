@@ -2,6 +2,7 @@
 // validator, and holds every default (docs/configuration.md is written from it).
 import { z } from 'zod';
 import { normalizeDomain, parseRedisAddress } from '@gatehouse/directory';
+import { parseNetwork } from '@gatehouse/policy';
 
 /** The schemes of a directory address (the rest is checked by parseRedisAddress). */
 const REDIS_SCHEME = /^rediss?(?:\+(?:sentinel|cluster))?:\/\//;
@@ -19,6 +20,7 @@ const limits = z
     maxAuthFailures: z.number().int().min(1).max(100),
     authTimeoutMs: z.number().int().min(1000),
     tlsHandshakeTimeoutMs: z.number().int().min(100),
+    proxyHeaderTimeoutMs: z.number().int().min(100).max(60_000),
     authFailureDelayMs: z.number().int().min(0).max(60_000),
     backendConnectTimeoutMs: z.number().int().min(100),
     backendResponseTimeoutMs: z.number().int().min(100),
@@ -50,8 +52,20 @@ const listener = z
     tls: z.enum(['implicit', 'starttls']),
     /** LOGIN/AUTHENTICATE (IMAP) or USER/PASS/AUTH (POP3) before STARTTLS/STLS; only for trusted networks or tests. */
     allowPlaintextAuth: z.boolean().default(false),
+    /** Expect a PROXY protocol v1/v2 header (docs/access.md) before anything else, only from `trustedProxies`. IMAP and POP3 only. */
+    proxyProtocol: z.boolean().default(false),
+    /** The load balancers allowed to send it: addresses or networks (CIDR or address/mask). */
+    trustedProxies: z.array(z.string().refine((n) => parseNetwork(n) !== null, 'an IP address or network, e.g. 10.0.0.0/8')).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.proxyProtocol && l.trustedProxies.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['trustedProxies'], message: 'required (at least one address or network) when proxyProtocol is true' });
+    }
+    if (l.proxyProtocol && (l.protocol === 'lmtp' || l.protocol === 'smtp')) {
+      ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only IMAP and POP3 listeners accept the PROXY protocol' });
+    }
+  });
 
 const vserver = z
   .object({

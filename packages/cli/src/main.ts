@@ -18,7 +18,7 @@ import { kickCommand, whoCommand } from './commands/who.ts';
 const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
   serve --config FILE [--admin [ADDR:]PORT] | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] [--lmtp ADDR:PORT] [--smtp ADDR:PORT] --cert FILE --key FILE [--domain D]
   user add|set|passwd|show|list|del USER [--backend NAME] [--password-stdin] [--disabled|--enabled] [--imap yes|no] [--pop3 yes|no]
-          [--delivery yes|no] [--tnef convert|keep|off|default]
+          [--delivery yes|no] [--tnef convert|keep|off|default] [--networks CIDR,...|any]
   user import FILE --backend NAME
   backend add|set|show|list|del|drain|undrain NAME --host H --imap-port P [--pop3-port P] [--lmtp-port P|none] [--tls none|starttls|implicit]
           [--login master|user] [--master-user U --master-password-file F]

@@ -14,6 +14,7 @@ import { runCli, type CliResult } from './helpers.ts';
 const prefix = `acl${randomBytes(3).toString('hex')}:`;
 let redisUrl = '';
 let imapPort = 0;
+let dir: Directory;
 const gh = (args: string[]): Promise<CliResult> => runCli(args, { env: { GATEHOUSE_REDIS_URL: redisUrl, GATEHOUSE_KEY_PREFIX: prefix } });
 
 t.before(async () => {
@@ -22,6 +23,7 @@ t.before(async () => {
   redisUrl = redis.url;
   const directory = await Directory.connect(redis.url, { prefix });
   t.teardown(() => directory.close());
+  dir = directory;
   const cert = generateSelfSigned({ commonName: 'localhost' });
   const node = await startGatehouseNode({
     directory,
@@ -124,4 +126,18 @@ t.test('access list, --json, canonical forms and errors', async (t) => {
   t.equal(r.code, 2, 'usage');
   r = await gh(['access', 'frob', 'example']);
   t.equal(r.code, 2, 'usage');
+});
+
+t.test('user set --networks: canonical list stored, any lifts it, bad networks refused', async (t) => {
+  await dir.addDomain('example.com');
+  await dir.addBackend({ name: 'be', host: '127.0.0.1', login: 'user' });
+  await dir.addUser({ name: 'nina@example.com', backend: 'be' });
+  let r = await gh(['user', 'set', 'nina@example.com', '--networks', '::ffff:127.0.0.5, 10.1.2.3/255.255.0.0,2001:DB8::/32', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.same(JSON.parse(r.stdout).networks, ['127.0.0.5', '10.1.0.0/16', '2001:db8::/32']);
+  r = await gh(['user', 'set', 'nina@example.com', '--networks', '10.0.0.0/99', '--json']);
+  t.equal(JSON.parse(r.stderr).error.code, 'ERR_BAD_ACCESS_RULE');
+  r = await gh(['user', 'set', 'nina@example.com', '--networks', 'any', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).networks, undefined);
 });

@@ -183,3 +183,39 @@ t.test('config: POP3 listeners take protocol: pop3; an unknown protocol is an er
   t.same(delivery.vservers[0]?.listeners.map((l) => l.protocol), ['lmtp', 'smtp'], 'LMTP and SMTP listeners');
   t.same(delivery.vservers[0]?.deliveryLimits, { maxMessageBytes: 10485760 });
 });
+
+t.test('config: PROXY protocol listeners need trusted balancers; networks are checked', async (t) => {
+  const cfg = parseConfig(
+    `vservers:
+  - name: example
+    tls: { cert: /c.pem, key: /k.pem }
+    listeners:
+      - { listen: "0.0.0.0:993", tls: implicit, proxyProtocol: true, trustedProxies: ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"] }
+      - { listen: "0.0.0.0:143", tls: starttls }
+    limits: { proxyHeaderTimeoutMs: 2000 }
+`,
+    'lb.yaml',
+  );
+  t.same(cfg.vservers[0]?.listeners.map((l) => [l.proxyProtocol, l.trustedProxies]), [
+    [true, ['10.0.0.0/8', '192.0.2.1', '2001:db8::/32']],
+    [false, []],
+  ]);
+  t.equal(cfg.vservers[0]?.limits.proxyHeaderTimeoutMs, 2000);
+  try {
+    parseConfig(
+      `vservers:
+  - name: example
+    tls: { cert: /c.pem, key: /k.pem }
+    listeners:
+      - { listen: "0.0.0.0:993", tls: implicit, proxyProtocol: true }
+      - { listen: "0.0.0.0:143", tls: starttls, proxyProtocol: true, trustedProxies: ["10.0.0.0/33"] }
+      - { protocol: lmtp, listen: "0.0.0.0:24", tls: starttls, proxyProtocol: true, trustedProxies: ["10.0.0.1"] }
+`,
+      'lb-bad.yaml',
+    );
+    t.fail('should throw');
+  } catch (err) {
+    const paths = (err as { details: Array<{ path: string }> }).details.map((d) => d.path).sort();
+    t.same(paths, ['vservers.0.listeners.0.trustedProxies', 'vservers.0.listeners.1.trustedProxies.0', 'vservers.0.listeners.2.proxyProtocol']);
+  }
+});

@@ -20,7 +20,7 @@ async function certFiles(): Promise<{ cert: string; key: string; ca: string }> {
   return { cert, key, ca: pair.certPem };
 }
 
-/** One IMAP exchange over implicit TLS: greeting, LOGIN, and the tagged answer to it. */
+/** One IMAP exchange over implicit TLS: greeting, LOGIN, and the tagged answer to it (or the greeting line, if the server closes first). */
 async function login(port: number, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
@@ -39,6 +39,7 @@ async function login(port: number, ca: string): Promise<string> {
       }
     });
     s.on('error', reject);
+    s.on('close', () => resolve(buf.split('\r\n')[0] ?? ''));
   });
 }
 
@@ -58,7 +59,8 @@ t.test('serve: starts with the directory down, answers UNAVAILABLE, recovers whe
     });
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });
-  t.equal(await login(port, ca), 'a NO [UNAVAILABLE] The user directory is unavailable; try again later.');
+  // Access rules fail closed: a node that never read them refuses connections (docs/access.md).
+  t.equal(await login(port, ca), '* BYE [UNAVAILABLE] Access rules unavailable; try again later.');
   const redis = await startRedis({ port: redisPort });
   t.teardown(() => redis.stop());
   // The client reconnects with a back-off of at most 2 s: retry until the answer changes.
@@ -127,6 +129,59 @@ t.test('serve: --pop3s and --pop3 open POP3 listeners (implicit TLS and STLS) be
   });
   t.same(Object.keys(ports).sort(), ['imaps imap implicit TLS', 'pop3 pop3 STLS', 'pop3s pop3 implicit TLS']);
   t.same(await pop3Exchange(ports['pop3s pop3 implicit TLS'] as number, ca, 'USER nobody'), ['+OK Gatehouse ready.', '+OK Send the password.']);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.equal(await exit, 0);
+});
+
+/** The first line a client from `from` reads after sending `header` ('' if closed without a word). */
+function firstLineVia(port: number, from: string, header: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: from }, () => s.write(header));
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      if (buf.includes('\r\n')) {
+        s.destroy();
+        resolve(buf.split('\r\n')[0] as string);
+      }
+    });
+    s.on('error', () => {});
+    s.on('close', () => resolve(buf));
+  });
+}
+
+t.test('serve --config: a listener with proxyProtocol takes the header from trustedProxies only', async (t) => {
+  const { cert, key } = await certFiles();
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = await tmpDir('gh-cli-serve-lb-');
+  const config = join(dir, 'gatehouse.yaml');
+  writeFileSync(
+    config,
+    `redis: ${redis.url}
+vservers:
+  - name: lb
+    tls: { cert: ${cert}, key: ${key} }
+    listeners:
+      - { listen: "127.0.0.1:0", tls: starttls, proxyProtocol: true, trustedProxies: ["127.0.0.2/32"] }
+`,
+  );
+  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let stderr = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (m?.[1]) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  const header = 'PROXY TCP4 192.0.2.7 127.0.0.1 50000 143\r\n';
+  t.match(await firstLineVia(port, '127.0.0.2', header), /^\* OK /, 'trusted balancer');
+  t.equal(await firstLineVia(port, '127.0.0.3', header), '', 'untrusted peer: closed without a word');
+  t.equal(await firstLineVia(port, '127.0.0.2', 'a CAPABILITY\r\n'), '', 'no header: closed');
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   t.equal(await exit, 0);

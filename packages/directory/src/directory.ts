@@ -12,6 +12,8 @@
  *                                 pop3      1 | 0   POP3 allowed (absent = 1)
  *                                 delivery  1 | 0   mail delivery (LMTP/SMTP) allowed (absent = 1)
  *                                 tnef      convert | keep | off   TNEF policy at delivery (absent: the domain's)
+ *                                 networks  comma-separated canonical networks the user may log in from
+ *                                           (absent: anywhere the virtual server's rules allow)
  *                                 created   ISO 8601 time
  *                                 updated   ISO 8601 time
  *   gh:users                set   every user name
@@ -106,6 +108,8 @@ export interface UserRecord {
   readonly delivery: boolean;
   /** TNEF policy at delivery; absent: the domain's. */
   readonly tnef?: TnefPolicy;
+  /** Networks (canonical, as @gatehouse/policy formats them) the user may log in from; absent: no restriction. */
+  readonly networks?: readonly string[];
   readonly created?: string;
   readonly updated?: string;
 }
@@ -132,6 +136,8 @@ export interface UserPatch {
   readonly delivery?: boolean;
   /** null removes it (the domain's policy applies). */
   readonly tnef?: TnefPolicy | null;
+  /** Canonical networks the user may log in from; null or [] removes the restriction. */
+  readonly networks?: readonly string[] | null;
 }
 
 export interface BackendRecord {
@@ -427,9 +433,19 @@ function parseUser(name: string, h: Record<string, string>): UserRecord {
     pop3: parseFlag(h['pop3'], true, `user ${name}: pop3`),
     delivery: parseFlag(h['delivery'], true, `user ${name}: delivery`),
     ...(h['tnef'] !== undefined ? { tnef: oneOf(TNEF_POLICIES, h['tnef'], `user ${name}: tnef`) } : {}),
+    ...(h['networks'] !== undefined ? { networks: parseNetworksField(h['networks'], `user ${name}: networks`) } : {}),
     ...(h['created'] !== undefined ? { created: h['created'] } : {}),
     ...(h['updated'] !== undefined ? { updated: h['updated'] } : {}),
   };
+}
+
+/** At most this many networks per user: a login compiles them, so keep the list short. */
+export const MAX_USER_NETWORKS = 32;
+
+function parseNetworksField(v: string, what: string): string[] {
+  const list = v.split(',');
+  if (list.length > MAX_USER_NETWORKS || list.some((n) => !/^[0-9a-f.:/]{2,60}$/.test(n))) throw badRecord(`${what} must be up to ${MAX_USER_NETWORKS} canonical networks, comma-separated`);
+  return list;
 }
 
 function parsePortField(v: string | undefined, what: string): number | undefined {
@@ -700,6 +716,8 @@ export class Directory {
     if (delivery !== undefined) set['delivery'] = delivery;
     if (patch.tnef === null) del.push('tnef');
     else if (patch.tnef !== undefined) set['tnef'] = oneOf(TNEF_POLICIES, patch.tnef, 'tnef');
+    if (patch.networks === null || patch.networks?.length === 0) del.push('networks');
+    else if (patch.networks !== undefined) set['networks'] = parseNetworksField(patch.networks.join(','), 'networks').join(',');
     if (patch.backend !== undefined) {
       await this.#requireBackend(patch.backend);
       set['backend'] = patch.backend;

@@ -34,3 +34,23 @@ t.test('access rules: stored per virtual server in one hash, read back sorted', 
   await raw.hset(`${P}access:hand`, { default: 'Grant', 'not a net': 'deny', '10.0.0.9': 'perhaps', '10.0.0.8': 'grant' });
   t.same(await dir.getAccessRules('hand'), { default: 'deny', rules: [{ network: '10.0.0.8', action: 'grant' }] });
 });
+
+t.test('user networks: stored comma-separated, removed with null or [], checked when read', async (t) => {
+  const { dir, raw } = await directoryFixture(t, `${P}u:`);
+  await dir.addDomain('example.com');
+  await dir.addBackend({ name: 'be', host: '127.0.0.1', login: 'user' });
+  await dir.addUser({ name: 'nina@example.com', backend: 'be' });
+  t.equal((await dir.getUser('nina@example.com'))?.networks, undefined, 'no restriction by default');
+  await dir.setUser('nina@example.com', { networks: ['10.0.0.0/8', '2001:db8::/32'] });
+  t.equal(await raw.hget(`${P}u:user:nina@example.com`, 'networks'), '10.0.0.0/8,2001:db8::/32', 'stored as documented');
+  t.same((await dir.getUser('nina@example.com'))?.networks, ['10.0.0.0/8', '2001:db8::/32']);
+  await dir.setUser('nina@example.com', { networks: [] });
+  t.equal((await dir.getUser('nina@example.com'))?.networks, undefined, '[] removes the field');
+  await dir.setUser('nina@example.com', { networks: ['10.0.0.1'] });
+  await dir.setUser('nina@example.com', { networks: null });
+  t.equal(await raw.hget(`${P}u:user:nina@example.com`, 'networks'), null, 'null removes the field');
+  t.equal(await rejectsCode(dir.setUser('nina@example.com', { networks: ['10.0.0.1 ; x'] })), 'ERR_BAD_RECORD');
+  t.equal(await rejectsCode(dir.setUser('nina@example.com', { networks: Array.from({ length: 33 }, (_, i) => `10.0.0.${i}`) })), 'ERR_BAD_RECORD');
+  await raw.hset(`${P}u:user:nina@example.com`, 'networks', 'garbage!');
+  t.equal(await rejectsCode(dir.getUser('nina@example.com')), 'ERR_BAD_RECORD', 'a hand-edited list that is not networks is a broken record');
+});

@@ -54,3 +54,14 @@ export {
   parseSaslPlain,
   type SaslPlainCredentials,
 } from './sasl.ts';
+export {
+  DEFAULT_PROXY_HEADER_LIMITS,
+  PROXY_V1_MAX_BYTES,
+  PROXY_V2_SIGNATURE,
+  ProxyHeaderReader,
+  type ProxyEndpoint,
+  type ProxyHeader,
+  type ProxyHeaderErrorCode,
+  type ProxyHeaderLimits,
+  type ProxyHeaderResult,
+} from './proxy-header-reader.ts';

@@ -57,7 +57,13 @@ export async function startAccessGate(opts: { directory: Directory; vservers: st
     });
   };
 
-  await refresh();
+  // The first read may race the directory's own connection (no offline queue): retry for
+  // up to about 2 s before the listeners open, so a healthy start never refuses anyone.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await refresh();
+    if (failing.size === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const timer = setInterval(tick, opts.refreshMs ?? DEFAULT_ACCESS_REFRESH_MS);
   timer.unref();
 

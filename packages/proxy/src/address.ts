@@ -8,3 +8,9 @@ export function normalizeAddress(address: string): string {
   if (mapped?.[1] !== undefined && net.isIPv4(mapped[1])) return mapped[1];
   return address;
 }
+
+/** A client as a PROXY protocol header names it (address already canonical). */
+export interface ClientEndpoint {
+  readonly address: string;
+  readonly port: number;
+}

@@ -10,7 +10,9 @@ import { ImapSession, type ImapSessionDeps } from './imap-session.ts';
 import { Pop3Session, type Pop3SessionDeps } from './pop3-session.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 import { startAccessGate, type AccessGate } from './access-gate.ts';
-import { normalizeAddress } from './address.ts';
+import { AccessPolicy } from '@gatehouse/policy';
+import { normalizeAddress, type ClientEndpoint } from './address.ts';
+import { readProxyHeader } from './proxy-header.ts';
 import { publishAccessDenied } from './proxy-events.ts';
 
 export interface GatehouseNodeOptions {
@@ -27,6 +29,8 @@ export interface BoundListener {
   listener: string;
   protocol: 'imap' | 'pop3';
   tls: ImapListenerSpec['tls'];
+  /** Expects a PROXY protocol header. */
+  proxyProtocol?: boolean;
   host: string;
   port: number;
 }
@@ -69,24 +73,66 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
     logger: log,
     ...(opts.accessRefreshMs === undefined ? {} : { refreshMs: opts.accessRefreshMs }),
   });
-  const accept = (socket: net.Socket, deps: ImapSessionDeps & Pop3SessionDeps, isTls: boolean, protocol: 'imap' | 'pop3'): void => {
+  const accept = (socket: net.Socket, deps: ImapSessionDeps & Pop3SessionDeps, isTls: boolean, protocol: 'imap' | 'pop3', client?: ClientEndpoint): void => {
     // Access rules first, before a greeting or a session: a refused client never gets the
-    // chance to send credentials (docs/access.md).
-    const remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
+    // chance to send credentials (docs/access.md). Behind a balancer, `client` is the
+    // address from its PROXY header.
+    const remoteAddress = normalizeAddress(client?.address ?? socket.remoteAddress ?? '');
     const decision = gate.decide(deps.vserver.name, remoteAddress);
     if (decision.action !== 'grant') {
       const reason = decision.action === 'deny' ? 'denied' : 'unavailable';
       refuse(socket, protocol, reason);
       log.info(
-        { vserver: deps.vserver.name, listener: deps.listener.name, proto: protocol, remoteAddress, remotePort: socket.remotePort, rule: decision.rule ?? 'default', reason },
+        {
+          vserver: deps.vserver.name,
+          listener: deps.listener.name,
+          proto: protocol,
+          remoteAddress,
+          remotePort: client?.port ?? socket.remotePort,
+          rule: decision.rule ?? 'default',
+          reason,
+        },
         'conn.denied',
       );
       publishAccessDenied({ nodeId, vserver: deps.vserver.name, listener: deps.listener.name, protocol, remoteAddress, reason, rule: decision.rule });
       return;
     }
-    const session = protocol === 'pop3' ? new Pop3Session(socket, deps, isTls) : new ImapSession(socket, deps, isTls);
+    const session = protocol === 'pop3' ? new Pop3Session(socket, deps, isTls, client) : new ImapSession(socket, deps, isTls, client);
     sessions.add(session);
     session.start();
+  };
+  /** A PROXY listener: the header first (from a trusted balancer only), then TLS if implicit, then the usual accept. */
+  const acceptProxied = (socket: net.Socket, deps: ImapSessionDeps & Pop3SessionDeps, protocol: 'imap' | 'pop3', trusted: AccessPolicy): void => {
+    const where = { vserver: deps.vserver.name, listener: deps.listener.name, proto: protocol, peer: normalizeAddress(socket.remoteAddress ?? '') };
+    const drop = (reason: 'proxy-untrusted' | 'proxy-header', extra: Record<string, unknown> = {}): void => {
+      socket.destroy();
+      log.info({ ...where, reason, ...extra }, 'conn.proxy_refused');
+      publishAccessDenied({ nodeId, vserver: deps.vserver.name, listener: deps.listener.name, protocol, remoteAddress: where.peer, reason, rule: null });
+    };
+    socket.on('error', () => {}); // a reset while the header is awaited; the session adds its own handler
+    // anchors-proxy.md §8.9: a header is believed only from the configured balancers.
+    if (trusted.evaluate(where.peer).action !== 'grant') return drop('proxy-untrusted');
+    void readProxyHeader(socket, deps.vserver.limits.proxyHeaderTimeoutMs).then((r) => {
+      if (!r.ok) return drop('proxy-header', { code: r.code, why: r.reason });
+      const client = r.client ?? { address: where.peer, port: socket.remotePort ?? 0 };
+      if (deps.listener.tls !== 'implicit') return accept(socket, deps, false, protocol, client);
+      // Implicit TLS begins after the header: the handshake runs here, bounded as on
+      // other implicit-TLS listeners. Bytes read past the header were put back (unshift)
+      // and are fed to TLS by TLSSocket.
+      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: deps.secureContext });
+      const timer = setTimeout(() => secure.destroy(), deps.vserver.limits.tlsHandshakeTimeoutMs);
+      const onError = (err: Error & { code?: string }): void => {
+        clearTimeout(timer);
+        log.info({ ...where, code: err.code, message: err.message }, 'tls.client_error');
+        secure.destroy();
+      };
+      secure.once('error', onError);
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        secure.off('error', onError);
+        accept(secure, deps, true, protocol, client);
+      });
+    });
   };
 
   try {
@@ -97,8 +143,12 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
       ];
       for (const { listener, protocol } of specs) {
         const deps = depsOf(vserver, listener);
-        const server =
-          listener.tls === 'implicit'
+        const trusted = listener.proxyProtocol
+          ? new AccessPolicy({ default: 'deny', rules: (listener.trustedProxies ?? []).map((network) => ({ network, action: 'grant' as const })) })
+          : null;
+        const server = trusted
+          ? net.createServer((s) => acceptProxied(s, deps, protocol, trusted))
+          : listener.tls === 'implicit'
             ? tls.createServer({ ...tlsOptions(vserver), handshakeTimeout: vserver.limits.tlsHandshakeTimeoutMs }, (s) =>
                 accept(s, deps, true, protocol),
               )
@@ -123,6 +173,7 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
           listener: listener.name,
           protocol,
           tls: listener.tls,
+          ...(listener.proxyProtocol ? { proxyProtocol: true } : {}),
           host: addr.address,
           port: addr.port,
         };

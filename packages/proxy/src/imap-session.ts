@@ -18,7 +18,7 @@ import { imapNotices, pipeSession, type PipeHandle } from './session-pipe.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 import { publishSession, type SessionStats } from './session-events.ts';
 import { publishAuth, timedBackendConnect } from './proxy-events.ts';
-import { normalizeAddress } from './address.ts';
+import { normalizeAddress, type ClientEndpoint } from './address.ts';
 import { SessionLog, sessionLineFields } from './session-log.ts';
 
 export interface ImapSessionDeps {
@@ -61,12 +61,13 @@ export class ImapSession implements PreAuthContext {
   /** When the current login command started (0: none yet), for the auth latency metric. */
   private loginStartedAt = 0;
 
-  constructor(socket: net.Socket, deps: ImapSessionDeps, isTls: boolean) {
+  /** `client`: the real client named by a PROXY protocol header, when the listener takes one. */
+  constructor(socket: net.Socket, deps: ImapSessionDeps, isTls: boolean, client?: ClientEndpoint) {
     this.socket = socket;
     this.deps = deps;
     this.isTls = isTls;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddress = normalizeAddress(client?.address ?? socket.remoteAddress ?? '');
+    this.remotePort = client?.port ?? socket.remotePort ?? 0;
     this.localAddress = normalizeAddress(socket.localAddress ?? '');
     this.localPort = socket.localPort ?? 0;
     const limits = deps.vserver.limits;
@@ -196,7 +197,7 @@ export class ImapSession implements PreAuthContext {
     this.state = 'logging-in';
     this.loginStartedAt = Date.now();
     const { directory, vserver } = this.deps;
-    const decision = await decideLogin(directory, vserver, 'imap', rawUser, password, this.log);
+    const decision = await decideLogin(directory, vserver, 'imap', rawUser, password, this.log, this.remoteAddress);
     switch (decision.kind) {
       case 'bad-credentials':
         return this.loginFailed(tag, decision.reason, decision.user, 'AUTHENTICATIONFAILED', 'Authentication failed.');
@@ -250,7 +251,7 @@ export class ImapSession implements PreAuthContext {
     // A store that checks passwords itself has just accepted them: only now may the
     // account's own rules be revealed (login-decision.ts).
     if (!decision.verified) {
-      const refusal = accountRefusal(user, 'imap');
+      const refusal = accountRefusal(user, 'imap', this.remoteAddress);
       if (refusal !== null) {
         outcome.socket.destroy();
         return this.loginFailed(tag, refusal, user.name, imapRefusals[refusal].code, imapRefusals[refusal].text);
@@ -484,6 +485,7 @@ const imapRefusals: Record<AccountRefusal, { code: string; text: string }> = {
   disabled: { code: 'AUTHORIZATIONFAILED', text: 'Account disabled.' },
   'imap-disabled': { code: 'CONTACTADMIN', text: 'IMAP access is disabled for this account.' },
   'pop3-disabled': { code: 'CONTACTADMIN', text: 'POP3 access is disabled for this account.' },
+  'network-refused': { code: 'AUTHORIZATIONFAILED', text: 'Login not allowed from this network.' },
 };
 
 const unavailableTexts: Record<'directory' | 'no-backend' | 'draining', string> = {

@@ -17,6 +17,8 @@ export interface ImapLimits {
   authTimeoutMs: number;
   /** TLS handshake on implicit-TLS listeners and after STARTTLS. */
   tlsHandshakeTimeoutMs: number;
+  /** The PROXY protocol header on listeners that expect one: a balancer sends it at once. */
+  proxyHeaderTimeoutMs: number;
   /** Added before answering a failed login, to slow guessing. Dovecot waits 2 s. */
   authFailureDelayMs: number;
   /** TCP connect to a back-end store. */
@@ -34,6 +36,7 @@ export const defaultImapLimits: Readonly<ImapLimits> = Object.freeze({
   maxAuthFailures: 3,
   authTimeoutMs: 60_000,
   tlsHandshakeTimeoutMs: 10_000,
+  proxyHeaderTimeoutMs: 5_000,
   authFailureDelayMs: 1_000,
   backendConnectTimeoutMs: 5_000,
   backendResponseTimeoutMs: 15_000,

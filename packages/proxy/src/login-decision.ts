@@ -9,13 +9,14 @@
 // that checks passwords itself (`login: user`) that is after the store accepted them, so
 // the session calls accountRefusal() again at that point.
 import type { AuthResult, BackendRecord, Directory, UserRecord } from '@gatehouse/directory';
+import { AccessPolicy } from '@gatehouse/policy';
 import type { SessionLog } from './session-log.ts';
 import type { VirtualServer } from './virtual-server.ts';
 
 export type LoginProtocol = 'imap' | 'pop3';
 
 /** A refusal that follows a right password: the account's own state or switches. */
-export type AccountRefusal = 'disabled' | 'imap-disabled' | 'pop3-disabled';
+export type AccountRefusal = 'disabled' | 'imap-disabled' | 'pop3-disabled' | 'network-refused';
 
 /** How Gatehouse logs in at the store (same shape as the IMAP back-end's credentials). */
 export type StoreCredentials =
@@ -32,11 +33,23 @@ export type LoginDecision =
   /** Go to the store; `verified` is false when the store must still check the password. */
   | { kind: 'proceed'; user: UserRecord; backend: BackendRecord; credentials: StoreCredentials; verified: boolean };
 
-/** The account rule that refuses `user` for `protocol`, or null (RFC 5530 / RFC 3206 codes are the session's). */
-export function accountRefusal(user: UserRecord, protocol: LoginProtocol): AccountRefusal | null {
+/**
+ * The account rule that refuses `user` for `protocol` from `clientAddress`, or null (RFC
+ * 5530 / RFC 3206 codes are the session's). A user with `networks` may log in only from
+ * those (docs/access.md); a stored list that does not parse refuses (fails closed).
+ */
+export function accountRefusal(user: UserRecord, protocol: LoginProtocol, clientAddress: string): AccountRefusal | null {
   if (user.state === 'disabled') return 'disabled';
   if (protocol === 'imap' && !user.imap) return 'imap-disabled';
   if (protocol === 'pop3' && !user.pop3) return 'pop3-disabled';
+  if (user.networks !== undefined && user.networks.length > 0) {
+    try {
+      const allowed = new AccessPolicy({ default: 'deny', rules: user.networks.map((network) => ({ network, action: 'grant' as const })) });
+      if (allowed.evaluate(clientAddress).action !== 'grant') return 'network-refused';
+    } catch {
+      return 'network-refused';
+    }
+  }
   return null;
 }
 
@@ -47,6 +60,7 @@ export async function decideLogin(
   rawUser: string,
   password: string,
   log: SessionLog,
+  clientAddress: string,
 ): Promise<LoginDecision> {
   // An empty password can never be right (SASL PLAIN forbids it, RFC 4616 §2) and must
   // not reach a store that checks passwords itself.
@@ -75,7 +89,7 @@ export async function decideLogin(
   const { user, backend } = result;
   if (user === undefined || backend === undefined) return { kind: 'bad-credentials', reason: 'unknown-user', user: undefined };
   if (result.ok) {
-    const refusal = accountRefusal(user, protocol);
+    const refusal = accountRefusal(user, protocol, clientAddress);
     if (refusal !== null) return { kind: 'account-refused', reason: refusal, user: user.name };
   }
   if (backend.state === 'drain') {

@@ -17,7 +17,7 @@ import tls from 'node:tls';
 import { Pop3CommandReader, pop3Capabilities, type Pop3ReaderEvent } from '@gatehouse/protocol';
 import type { Directory } from '@gatehouse/directory';
 import type { Logger } from 'pino';
-import { normalizeAddress } from './address.ts';
+import { normalizeAddress, type ClientEndpoint } from './address.ts';
 import { accountRefusal, decideLogin, errInfo, type AccountRefusal } from './login-decision.ts';
 import { Pop3BackendConnection, type Pop3LoginResult } from './pop3-backend-connection.ts';
 import { Pop3Reply, pop3PreAuthCommands, pop3SaslMechanisms, type Pop3Context } from './pop3-commands/index.ts';
@@ -44,6 +44,7 @@ const ACCOUNT_REPLIES: Record<AccountRefusal, string> = {
   disabled: '-ERR [AUTH] Account disabled.\r\n',
   'imap-disabled': Pop3Reply.AUTH_FAILED, // not reachable for POP3
   'pop3-disabled': '-ERR [SYS/PERM] POP3 access disabled for this account.\r\n',
+  'network-refused': '-ERR [AUTH] Login not allowed from this network.\r\n',
 };
 
 /** Store refusals relayed to the client with their code: not about the credentials. */
@@ -76,12 +77,13 @@ export class Pop3Session implements Pop3Context {
   /** When the current login command started (0: none yet), for the auth latency metric. */
   private loginStartedAt = 0;
 
-  constructor(socket: net.Socket, deps: Pop3SessionDeps, isTls: boolean) {
+  /** `client`: the real client named by a PROXY protocol header, when the listener takes one. */
+  constructor(socket: net.Socket, deps: Pop3SessionDeps, isTls: boolean, client?: ClientEndpoint) {
     this.socket = socket;
     this.deps = deps;
     this.isTls = isTls;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
-    this.remotePort = socket.remotePort ?? 0;
+    this.remoteAddress = normalizeAddress(client?.address ?? socket.remoteAddress ?? '');
+    this.remotePort = client?.port ?? socket.remotePort ?? 0;
     // Commands keep RFC 2449's 255 octets; SASL lines may reach the virtual server's line limit.
     this.reader = new Pop3CommandReader({ maxLineBytes: Math.max(deps.vserver.limits.maxLineBytes, 253) });
     this.log = new SessionLog(deps.logger, {
@@ -199,7 +201,7 @@ export class Pop3Session implements Pop3Context {
     this.state = 'logging-in';
     this.loginStartedAt = Date.now();
     const { directory, vserver } = this.deps;
-    const decision = await decideLogin(directory, vserver, 'pop3', rawUser, password, this.log);
+    const decision = await decideLogin(directory, vserver, 'pop3', rawUser, password, this.log, this.remoteAddress);
     switch (decision.kind) {
       case 'bad-credentials':
         return this.loginFailed(decision.reason, decision.user, Pop3Reply.AUTH_FAILED);
@@ -259,7 +261,7 @@ export class Pop3Session implements Pop3Context {
       return this.loginUnavailable('Your mail store refused the login; try again later.');
     }
     if (!decision.verified) {
-      const refusal = accountRefusal(user, 'pop3');
+      const refusal = accountRefusal(user, 'pop3', this.remoteAddress);
       if (refusal !== null) {
         // Logged in at the store without QUIT: closing now never enters its UPDATE state.
         outcome.socket.destroy();

@@ -56,8 +56,12 @@ export interface AccessDeniedEvent {
   readonly listener: string;
   readonly protocol: 'imap' | 'pop3';
   readonly remoteAddress: string;
-  /** `denied` by a rule or the default; `unavailable`: the rules were never read. */
-  readonly reason: 'denied' | 'unavailable';
+  /**
+   * `denied` by a rule or the default; `unavailable`: the rules were never read;
+   * `proxy-untrusted`: a PROXY listener's peer is not a trusted balancer;
+   * `proxy-header`: the PROXY header was missing, malformed or late (`remoteAddress` is then the peer's).
+   */
+  readonly reason: 'denied' | 'unavailable' | 'proxy-untrusted' | 'proxy-header';
   /** The deciding rule's network, null when the default decided. */
   readonly rule: string | null;
 }

@@ -12,6 +12,14 @@ export interface ImapListenerSpec {
   tls: ListenerTls;
   /** Allow LOGIN/AUTHENTICATE before STARTTLS (off by default: LOGINDISABLED is advertised). */
   allowPlaintextAuth: boolean;
+  /**
+   * Expect a PROXY protocol v1/v2 header before anything else (before TLS on an
+   * implicit-TLS listener), only from `trustedProxies`; the client address it names is
+   * the one access rules, logs and the store see (docs/access.md).
+   */
+  proxyProtocol?: boolean;
+  /** Addresses or networks (CIDR, address/mask) of the balancers allowed to send the header. */
+  trustedProxies?: string[];
 }
 
 /**

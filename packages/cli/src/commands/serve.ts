@@ -187,6 +187,7 @@ function listenersOf(v: VserverConfig, protocol: 'imap' | 'pop3'): ImapListenerS
       port: Number(l.listen.slice(at + 1)),
       tls: l.tls,
       allowPlaintextAuth: l.allowPlaintextAuth,
+      ...(l.proxyProtocol ? { proxyProtocol: true, trustedProxies: l.trustedProxies } : {}),
     });
   });
   return out;

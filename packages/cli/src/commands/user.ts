@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { TNEF_POLICIES, hashPassword, normalizeUserName, parsePasswdFile, type Directory, type NewUser, type TnefPolicy, type UserPatch, type UserRecord } from '@gatehouse/directory';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import { canonicalNetwork } from '@gatehouse/policy';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../command-context.ts';
 import { printJson, printRecord, printTable } from '../output.ts';
@@ -20,6 +21,7 @@ const options = {
   domain: { type: 'string' },
   delivery: { type: 'string' },
   tnef: { type: 'string' },
+  networks: { type: 'string' },
 } as const;
 
 const columns = ['name', 'backend', 'state', 'imap', 'pop3', 'delivery', 'password'];
@@ -71,6 +73,7 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
       if (delivery !== undefined) patch.delivery = delivery;
       const tnef = tnefPolicy(values.tnef);
       if (tnef !== undefined) patch.tnef = tnef;
+      if (values.networks !== undefined) patch.networks = userNetworks(values.networks);
       if (values['password-stdin']) patch.password = await hashPassword(await readNewPassword(ctx, true));
       if (Object.keys(patch).length === 0) throw new CliError('ERR_USAGE', 'user set needs something to change', 2);
       await dir.setUser(name, patch);
@@ -132,6 +135,12 @@ function publicView(rec: UserRecord): Record<string, unknown> {
   const { password, ...rest } = rec;
   const scheme = password ? (/^\{([A-Z0-9.-]+)\}/i.exec(password)?.[1] ?? 'CRYPT') : undefined;
   return { ...rest, password: scheme ?? '(checked by back-end)' };
+}
+
+/** `--networks CIDR,...` (canonicalized by @gatehouse/policy), or `any` (null) to lift the restriction. */
+function userNetworks(value: string): string[] | null {
+  if (value === 'any' || value === '') return null;
+  return value.split(',').map((n) => canonicalNetwork(n.trim()));
 }
 
 /** `--tnef convert|keep|off`, or `default` (null) to fall back to the domain's policy. */
