@@ -1000,17 +1000,17 @@ export class Directory {
       }
     }
     for (const d of domains.keys()) domains.set(d, await this.hasDomain(d));
-    const todo: { name: string; hash: string }[] = [];
+    const importable: { name: string; hash: string }[] = [];
     for (const v of valid) {
       const domain = userDomain(v.name) ?? '';
-      if (domains.get(domain) === true) todo.push(v);
+      if (domains.get(domain) === true) importable.push(v);
       else errors.push({ line: v.line, code: 'ERR_NOT_FOUND', message: `domain ${domain} is not in the directory (add it first)` });
     }
     let added = 0;
     let updated = 0;
     let unchanged = 0;
-    for (let i = 0; i < todo.length; i += BATCH) {
-      const chunk = todo.slice(i, i + BATCH);
+    for (let i = 0; i < importable.length; i += BATCH) {
+      const chunk = importable.slice(i, i + BATCH);
       const t = now();
       await this.#run('sadd', (r) => r.sadd(this.keys.users, ...chunk.map((c) => c.name)));
       const results = await Promise.all(chunk.map((c) => this.#script(IMPORT, this.keys.user(c.name), [c.hash, options.backend, t])));
