@@ -30,6 +30,8 @@ gh_ensure_debian_packages() {
   perl -MNet::SSLeay -e1 >/dev/null 2>&1 || missing+=(libnet-ssleay-perl)
   # The admin page's browser test drives Debian's Chromium with playwright-core.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # HAProxy plays the PROXY-protocol load balancer in front of Gatehouse in the tests.
+  [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   if [ ${#missing[@]} -gt 0 ]; then
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     gh_log "installing Debian packages: ${missing[*]}"
@@ -38,6 +40,16 @@ gh_ensure_debian_packages() {
       "${missing[@]}" dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd >/dev/null
     # The packages start system-wide daemons on machines with an init; Gatehouse's
     # tests and local tier run their own private instances and need none of them.
+    # Debian enables haproxy.service with /etc/haproxy/haproxy.cfg (no frontends, but a
+    # daemon and an admin socket nobody uses): stop it and keep it from coming back.
+    if [[ " ${missing[*]} " == *" haproxy "* ]]; then
+      if [ -d /run/systemd/system ]; then
+        $sudo systemctl disable --now haproxy.service >/dev/null 2>&1 || true
+      elif [ -x /etc/init.d/haproxy ]; then
+        $sudo /etc/init.d/haproxy stop >/dev/null 2>&1 || true
+        $sudo update-rc.d haproxy disable >/dev/null 2>&1 || true
+      fi
+    fi
   fi
 }
 

@@ -109,7 +109,7 @@ export class GatehouseMetrics {
 
     this.accessDenied = new Counter({
       name: 'gatehouse_access_denied_total',
-      help: 'Connections refused at accept time by the access rules (reason denied), or because the rules could not be read (unavailable)',
+      help: 'Connections refused at accept time: by the access rules (reason denied), because the rules could not be read (unavailable), by a PROXY listener (proxy-untrusted, proxy-header) or by the connection limits (limit-total, limit-client)',
       labelNames: ['protocol', 'vserver', 'reason'] as const,
       registers,
     });

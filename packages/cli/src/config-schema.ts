@@ -2,7 +2,7 @@
 // validator, and holds every default (docs/configuration.md is written from it).
 import { z } from 'zod';
 import { normalizeDomain, parseRedisAddress } from '@gatehouse/directory';
-import { parseNetwork } from '@gatehouse/policy';
+import { parseIp, parseNetwork } from '@gatehouse/policy';
 
 /** The schemes of a directory address (the rest is checked by parseRedisAddress). */
 const REDIS_SCHEME = /^rediss?(?:\+(?:sentinel|cluster))?:\/\//;
@@ -11,6 +11,19 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected ADDRESS:PORT, e.g. 0.0.0.0:993 or [::]:993')
   .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0..65535');
+
+/** A DNS server as node's Resolver#setServers takes it: `192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53`, `[2001:db8::53]:5353`. */
+const dnsServer = z.string().refine((v) => {
+  const m = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(v) ?? /^([0-9.]+)(?::(\d{1,5}))?$/.exec(v) ?? /^([0-9a-fA-F:]*:[0-9a-fA-F:.]*)()$/.exec(v);
+  const port = m?.[2] ? Number(m[2]) : 53;
+  return m !== null && parseIp(m[1] as string) !== null && port >= 1 && port <= 65535;
+}, 'expected an IP address with an optional port: 192.0.2.53, 192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353');
+
+/** A server name a client may ask for with SNI: a DNS name, or `*.` and one (RFC 6125 §6.4.3); a trailing dot is allowed. */
+const sniName = z
+  .string()
+  .regex(/^(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$/, 'a DNS name (mail.example.org) or a wildcard (*.example.org)')
+  .max(254);
 
 const limits = z
   .object({
@@ -25,6 +38,10 @@ const limits = z
     backendConnectTimeoutMs: z.number().int().min(100),
     backendResponseTimeoutMs: z.number().int().min(100),
     sessionIdleTimeoutMs: z.number().int().min(60_000),
+    /** Connections at once on the virtual server, per node (0: no limit); `gatehouse vserver set --max-connections` overrides. */
+    maxConnections: z.number().int().min(0).max(10_000_000),
+    /** Connections at once from one client address, per node (0: no limit); `--max-per-client` overrides. */
+    maxConnectionsPerClient: z.number().int().min(0).max(1_000_000),
   })
   .partial()
   .strict();
@@ -82,7 +99,25 @@ const vserver = z
       }, 'a lower-case DNS domain name, e.g. example.com')
       .optional(),
     banner: z.string().regex(/^[\x20-\x7e]{1,200}$/, 'printable ASCII, at most 200 characters').default('Gatehouse ready.'),
-    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict(),
+    /** The default certificate (`cert`, `key`) and more chosen by the client's SNI name (`sni`). */
+    tls: z
+      .object({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        sni: z
+          .array(
+            z
+              .object({
+                cert: z.string().min(1),
+                key: z.string().min(1),
+                /** Absent: the certificate's DNS subjectAltNames (its CN if it has none), read when the files load. */
+                names: z.array(sniName).min(1).optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
+      .strict(),
     listeners: z.array(listener).min(1),
     limits: limits.default({}),
     /** Limits of this virtual server's LMTP/SMTP listeners. */
@@ -145,6 +180,18 @@ export const configSchema = z
       })
       .strict()
       .default({ feed: { enabled: true, maxConsumers: 100, maxBufferedBytes: 4 << 20 } }),
+    /** The resolver of the domain access rules (docs/access.md): forward-confirmed reverse lookups, cached per node. */
+    dns: z
+      .object({
+        /** Default: the system resolver (/etc/resolv.conf). */
+        servers: z.array(dnsServer).min(1).max(16).optional(),
+        timeoutMs: z.number().int().min(100).max(30_000).default(2000),
+        cacheTtlMs: z.number().int().min(0).max(24 * 3_600_000).default(300_000),
+        negativeCacheTtlMs: z.number().int().min(0).max(24 * 3_600_000).default(60_000),
+        cacheMaxEntries: z.number().int().min(0).max(10_000_000).default(10_000),
+      })
+      .strict()
+      .default({ timeoutMs: 2000, cacheTtlMs: 300_000, negativeCacheTtlMs: 60_000, cacheMaxEntries: 10_000 }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
     vservers: z.array(vserver).min(1),
   })

@@ -10,6 +10,7 @@ import { configCommand } from './commands/config.ts';
 import { domainCommand } from './commands/domain.ts';
 import { aliasCommand } from './commands/alias.ts';
 import { accessCommand } from './commands/access.ts';
+import { vserverCommand } from './commands/vserver.ts';
 import { tnefCommand } from './commands/tnef.ts';
 import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
@@ -17,13 +18,15 @@ import { kickCommand, whoCommand } from './commands/who.ts';
 
 const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
   serve --config FILE [--admin [ADDR:]PORT] | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] [--lmtp ADDR:PORT] [--smtp ADDR:PORT] --cert FILE --key FILE [--domain D]
-  user add|set|passwd|show|list|del USER [--backend NAME] [--password-stdin] [--disabled|--enabled] [--imap yes|no] [--pop3 yes|no]
+  user add|set|passwd|show|list|del USER [--backend NAME] [--password-stdin] [--disabled|--enabled] [--imap on|off|default] [--pop3 on|off|default]
           [--delivery yes|no] [--tnef convert|keep|off|default] [--networks CIDR,...|any]
   user import FILE --backend NAME
   backend add|set|show|list|del|drain|undrain NAME --host H --imap-port P [--pop3-port P] [--lmtp-port P|none] [--tls none|starttls|implicit]
           [--login master|user] [--master-user U --master-password-file F]
   domain add|list|del DOMAIN | domain set DOMAIN [--delivery yes|no] [--tnef convert|keep|off|default]
   alias add ADDRESS USER | alias del ADDRESS | alias list
+  vserver list | vserver show|del NAME | vserver set NAME [--domains D,...|any] [--default-domain D] [--banner TEXT]
+          [--max-connections N] [--max-per-client N] [--auth-timeout DUR] [--idle-timeout DUR] [--imap on|off|default] [--pop3 on|off|default]
   access list VSERVER | access add VSERVER grant|deny ADDR[/LEN|/MASK] [--default grant|deny] | access add VSERVER --default grant|deny
           | access del VSERVER [grant|deny] ADDR[/LEN|/MASK]
   tnef FILE [--out DIR] [--keep-original]
@@ -34,7 +37,7 @@ const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
 The directory is --redis URL or GATEHOUSE_REDIS_URL.`;
 
 type AdminVerb = (ctx: CommandContext, dir: Directory) => Promise<void>;
-const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, alias: aliasCommand, access: accessCommand, who: whoCommand, kick: kickCommand };
+const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, alias: aliasCommand, access: accessCommand, vserver: vserverCommand, who: whoCommand, kick: kickCommand };
 
 async function main(argv: string[]): Promise<void> {
   let json = false;

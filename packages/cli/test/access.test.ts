@@ -1,6 +1,7 @@
 // `gatehouse access` end to end: the real command writes the rules to a real Redis, and a
 // running node (500 ms refresh, the default) applies them to real sockets from distinct
-// loopback source addresses within a second, with no restart.
+// loopback source addresses within a second, with no restart. Domain rules resolve
+// through a test DNS server on loopback (@gatehouse/testkit startDnsServer).
 import t from 'tap';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -8,13 +9,14 @@ import { pino } from 'pino';
 import { generateSelfSigned } from '@gatehouse/certs';
 import { Directory } from '@gatehouse/directory';
 import { defaultImapLimits, startGatehouseNode } from '@gatehouse/proxy';
-import { startRedis } from '@gatehouse/testkit';
+import { startDnsServer, startRedis, type TestDnsServer } from '@gatehouse/testkit';
 import { runCli, type CliResult } from './helpers.ts';
 
 const prefix = `acl${randomBytes(3).toString('hex')}:`;
 let redisUrl = '';
 let imapPort = 0;
 let dir: Directory;
+let dns: TestDnsServer;
 const gh = (args: string[]): Promise<CliResult> => runCli(args, { env: { GATEHOUSE_REDIS_URL: redisUrl, GATEHOUSE_KEY_PREFIX: prefix } });
 
 t.before(async () => {
@@ -24,11 +26,14 @@ t.before(async () => {
   const directory = await Directory.connect(redis.url, { prefix });
   t.teardown(() => directory.close());
   dir = directory;
+  dns = await startDnsServer();
+  t.teardown(() => dns.close());
   const cert = generateSelfSigned({ commonName: 'localhost' });
   const node = await startGatehouseNode({
     directory,
     logger: pino({ level: 'silent' }),
     nodeId: 'acl-cli',
+    dns: { servers: [dns.address] },
     vservers: [
       {
         name: 'example',
@@ -107,6 +112,7 @@ t.test('access list, --json, canonical forms and errors', async (t) => {
       { network: '10.1.0.0/16', action: 'grant' },
       { network: '::1', action: 'grant' },
     ],
+    domains: [],
   }, 'mapped form stored as IPv4; mask as CIDR; IPv4 then IPv6, most specific first');
   r = await gh(['access', 'list', 'example']);
   t.match(r.stdout, /^default: deny\nNETWORK +ACTION\n10\.1\.2\.3 +deny\n/);
@@ -126,6 +132,41 @@ t.test('access list, --json, canonical forms and errors', async (t) => {
   t.equal(r.code, 2, 'usage');
   r = await gh(['access', 'frob', 'example']);
   t.equal(r.code, 2, 'usage');
+});
+
+t.test('domain rules through the CLI: canonical names, listed apart, applied by a running node within a second', async (t) => {
+  // The node resolves through the test DNS server: 127.0.0.6 is host6.example.net (both ways).
+  dns.setPtr('127.0.0.6', ['host6.example.net']);
+  dns.set('host6.example.net', 'A', ['127.0.0.6']);
+  await gh(['access', 'add', 'example', '--default', 'grant']);
+  t.ok(greeted(await greeting('127.0.0.6')), 'no domain rule yet');
+
+  let r = await gh(['access', 'add', 'example', 'deny', '*.Example.NET.']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /\nDOMAIN +ACTION\n\*\.example\.net +deny\n$/, 'listed after the networks, canonical');
+  t.ok((await msUntil('127.0.0.6', denied)) < 1000, 'the wildcard reached the node within a second');
+  t.ok(greeted(await greeting('127.0.0.7')), 'an address without PTR: default grant');
+
+  r = await gh(['access', 'add', 'example', 'grant', 'host6.example.net', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.same(JSON.parse(r.stdout).domains, [
+    { domain: 'host6.example.net', action: 'grant' },
+    { domain: '*.example.net', action: 'deny' },
+  ], 'exact names first, then wildcards: the order of matching');
+  t.ok((await msUntil('127.0.0.6', greeted)) < 1000, 'the exact name beats the wildcard');
+
+  r = await gh(['access', 'del', 'example', 'grant', '*.example.net', '--json']);
+  t.equal(JSON.parse(r.stderr).error.code, 'ERR_NOT_FOUND', 'action given must match the stored one');
+  r = await gh(['access', 'del', 'example', '*.example.net']);
+  t.equal(r.code, 0, r.stderr);
+  r = await gh(['access', 'del', 'example', 'deny', 'host6.example.net', '--json']);
+  t.equal(JSON.parse(r.stderr).error.code, 'ERR_NOT_FOUND');
+  r = await gh(['access', 'del', 'example', 'host6.example.net', '--json']);
+  t.same(JSON.parse(r.stdout).domains, [], 'all domain rules deleted');
+  for (const bad of ['localhost', 'bad_name.example.net', '*.*.example.net', 'a b.example.net', `${'a'.repeat(64)}.example.net`]) {
+    r = await gh(['access', 'add', 'example', 'deny', bad, '--json']);
+    t.equal(JSON.parse(r.stderr).error.code, 'ERR_BAD_ACCESS_RULE', bad);
+  }
 });
 
 t.test('user set --networks: canonical list stored, any lifts it, bad networks refused', async (t) => {

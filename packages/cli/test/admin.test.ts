@@ -55,10 +55,17 @@ t.test('backend add: master credentials from a file, never printed', async (t) =
 t.test('user add with --password-stdin: stored as a hash, shown as its scheme only', async (t) => {
   const r = await gh(['user', 'add', 'Alice@Example.com', '--backend', 'be1', '--password-stdin', '--json'], 'correct horse\n');
   t.equal(r.code, 0, r.stderr);
-  t.match(json(r), { name: 'alice@example.com', backend: 'be1', state: 'active', imap: true, pop3: true, password: 'SCRYPT' });
+  t.match(json(r), { name: 'alice@example.com', backend: 'be1', state: 'active', imap: 'default', pop3: 'default', password: 'SCRYPT' });
   t.notMatch(r.stdout + r.stderr, /correct horse/);
   const set = await gh(['user', 'set', 'alice@example.com', '--disabled', '--imap', 'no', '--json']);
   t.match(json(set), { state: 'disabled', imap: false });
+  const on = await gh(['user', 'set', 'alice@example.com', '--imap', 'on', '--pop3', 'off', '--json']);
+  t.match(json(on), { imap: true, pop3: false }, 'on|off as the docs write them');
+  const dflt = await gh(['user', 'set', 'alice@example.com', '--pop3', 'default', '--json']);
+  t.match(json(dflt), { imap: true, pop3: 'default' }, 'default: the virtual server decides again');
+  const bad = await gh(['user', 'set', 'alice@example.com', '--imap', 'maybe']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--imap must be on, off or default/);
   const show = await gh(['user', 'show', 'alice@example.com']);
   t.match(show.stdout, /^name\s+alice@example\.com$/m);
   t.match(show.stdout, /^state\s+disabled$/m);

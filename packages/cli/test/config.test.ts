@@ -219,3 +219,53 @@ t.test('config: PROXY protocol listeners need trusted balancers; networks are ch
     t.same(paths, ['vservers.0.listeners.0.trustedProxies', 'vservers.0.listeners.1.trustedProxies.0', 'vservers.0.listeners.2.proxyProtocol']);
   }
 });
+
+t.test('config: SNI certificates and connection limits are validated with their key paths', async (t) => {
+  const cfg = parseConfig(
+    `vservers:
+  - name: example
+    tls:
+      cert: /c.pem
+      key: /k.pem
+      sni:
+        - { cert: /org.pem, key: /org.key }
+        - { cert: /net.pem, key: /net.key, names: ["*.example.net", "Mail.Example.NET."] }
+    listeners:
+      - { listen: "0.0.0.0:993", tls: implicit }
+    limits: { maxConnections: 5000, maxConnectionsPerClient: 0 }
+`,
+    'sni.yaml',
+  );
+  t.same(cfg.vservers[0]?.tls.sni?.map((s) => s.names ?? null), [null, ['*.example.net', 'Mail.Example.NET.']], 'names are optional: the certificate’s own names apply');
+  t.same([cfg.vservers[0]?.limits.maxConnections, cfg.vservers[0]?.limits.maxConnectionsPerClient], [5000, 0]);
+  try {
+    parseConfig(
+      `vservers:
+  - name: example
+    tls:
+      cert: /c.pem
+      key: /k.pem
+      sni:
+        - { cert: /a.pem }
+        - { cert: /b.pem, key: /b.key, names: [] }
+        - { cert: /c.pem, key: /c.key, names: ["mail example.org", "*.*.example.org", "a\\r\\nb"] }
+    listeners:
+      - { listen: "0.0.0.0:993", tls: implicit }
+    limits: { maxConnections: -1, maxConnectionsPerClient: 1.5 }
+`,
+      'sni-bad.yaml',
+    );
+    t.fail('should throw');
+  } catch (err) {
+    const details = (err as { details: Array<{ path: string; line?: number }> }).details;
+    t.same(details.map((d) => d.path).sort(), [
+      'vservers.0.limits.maxConnections',
+      'vservers.0.limits.maxConnectionsPerClient',
+      'vservers.0.tls.sni.0.key',
+      'vservers.0.tls.sni.1.names',
+      'vservers.0.tls.sni.2.names.0',
+      'vservers.0.tls.sni.2.names.1',
+      'vservers.0.tls.sni.2.names.2',
+    ]);
+  }
+});

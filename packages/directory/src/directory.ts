@@ -8,8 +8,9 @@
  *                                           checks passwords, or nobody can log in)
  *                                 backend   back-end name
  *                                 state     active | disabled
- *                                 imap      1 | 0   IMAP allowed (absent = 1)
- *                                 pop3      1 | 0   POP3 allowed (absent = 1)
+ *                                 imap      1 | 0   IMAP allowed (absent: the virtual server's
+ *                                           default, vserver-policy.ts, itself on unless set)
+ *                                 pop3      1 | 0   POP3 allowed (absent: likewise)
  *                                 delivery  1 | 0   mail delivery (LMTP/SMTP) allowed (absent = 1)
  *                                 tnef      convert | keep | off   TNEF policy at delivery (absent: the domain's)
  *                                 networks  comma-separated canonical networks the user may log in from
@@ -44,6 +45,10 @@
  *                                 tnef      convert | keep | off   TNEF policy at delivery (absent = convert)
  *   gh:domains              set   every domain name
  *
+ *   gh:vserver:<name>       hash  a virtual server's policy (vserver-policy.ts)
+ *   gh:vservers             set   every virtual server with a stored policy
+ *   gh:access:<name>        hash  a virtual server's access rules (access-rules.ts)
+ *
  *   gh:alias:<addr@domain>  hash  target    the local user mail for this address goes to
  *                                 created
  *   gh:aliases              set   every alias address
@@ -70,10 +75,11 @@ import {
   ACCESS_DEFAULT_FIELD,
   parseAccessHash,
   validateAccessAction,
-  validateNetworkText,
+  validateAccessRuleField,
   validateVserverName,
   type StoredAccessRules,
 } from './access-rules.ts';
+import { parseVserverPolicy, vserverPolicyFields, type VserverPolicy, type VserverPolicyPatch } from './vserver-policy.ts';
 import { checkPasswordHash, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 import type { PasswdEntry, PasswdError } from './passwd-file.ts';
 import { parseRedisAddress } from './redis-address.ts';
@@ -102,8 +108,10 @@ export interface UserRecord {
   readonly password?: string;
   readonly backend: string;
   readonly state: UserState;
-  readonly imap: boolean;
-  readonly pop3: boolean;
+  /** The user's own IMAP switch; absent: the virtual server's default (on unless its policy says off). */
+  readonly imap?: boolean;
+  /** The user's own POP3 switch; absent: the virtual server's default. */
+  readonly pop3?: boolean;
   /** Mail delivery (LMTP/SMTP front door) allowed; default true. */
   readonly delivery: boolean;
   /** TNEF policy at delivery; absent: the domain's. */
@@ -131,8 +139,9 @@ export interface UserPatch {
   readonly password?: string | null;
   readonly backend?: string;
   readonly state?: UserState;
-  readonly imap?: boolean;
-  readonly pop3?: boolean;
+  /** null removes the user's own switch (the virtual server's default applies). */
+  readonly imap?: boolean | null;
+  readonly pop3?: boolean | null;
   readonly delivery?: boolean;
   /** null removes it (the domain's policy applies). */
   readonly tnef?: TnefPolicy | null;
@@ -232,6 +241,12 @@ export interface AuthenticateOptions {
    * Costs one more scrypt on that login; failures are ignored.
    */
   readonly rehash?: boolean;
+  /**
+   * The mail domains that may log in (a virtual server's `domains`): a user of any other
+   * domain is answered exactly like an unknown user, dummy hash included, so a virtual
+   * server reveals nothing about accounts it does not serve.
+   */
+  readonly domains?: readonly string[];
 }
 
 export interface ImportOptions {
@@ -325,6 +340,13 @@ if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + 2 * n)) end
 if #ARGV > 1 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 2 + 2 * n)) end
 return 1`);
 
+// KEYS[1] = record; as UPDATE, but creates the hash when absent (one atomic write).
+const UPSERT = new LuaScript(`
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + 2 * n)) end
+if #ARGV > 1 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 2 + 2 * n)) end
+return 1`);
+
 // KEYS[1] = user; ARGV = expected old hash, new hash, now.
 const REHASH = new LuaScript(`
 if redis.call('HGET', KEYS[1], 'password') ~= ARGV[1] then return 0 end
@@ -336,7 +358,7 @@ const IMPORT = new LuaScript(`
 local cur = redis.call('HMGET', KEYS[1], 'password', 'backend')
 if not cur[2] then
   redis.call('HSET', KEYS[1], 'password', ARGV[1], 'backend', ARGV[2], 'state', 'active',
-    'imap', '1', 'pop3', '1', 'created', ARGV[3], 'updated', ARGV[3])
+    'created', ARGV[3], 'updated', ARGV[3])
   return 1
 end
 if cur[1] == ARGV[1] and cur[2] == ARGV[2] then return 0 end
@@ -429,8 +451,8 @@ function parseUser(name: string, h: Record<string, string>): UserRecord {
     ...(h['password'] !== undefined ? { password: h['password'] } : {}),
     backend: h['backend'],
     state,
-    imap: parseFlag(h['imap'], true, `user ${name}: imap`),
-    pop3: parseFlag(h['pop3'], true, `user ${name}: pop3`),
+    ...(h['imap'] !== undefined ? { imap: parseFlag(h['imap'], true, `user ${name}: imap`) } : {}),
+    ...(h['pop3'] !== undefined ? { pop3: parseFlag(h['pop3'], true, `user ${name}: pop3`) } : {}),
     delivery: parseFlag(h['delivery'], true, `user ${name}: delivery`),
     ...(h['tnef'] !== undefined ? { tnef: oneOf(TNEF_POLICIES, h['tnef'], `user ${name}: tnef`) } : {}),
     ...(h['networks'] !== undefined ? { networks: parseNetworksField(h['networks'], `user ${name}: networks`) } : {}),
@@ -683,8 +705,8 @@ export class Directory {
     const fields: Record<string, string> = {
       backend: rec.backend,
       state: rec.state === undefined ? 'active' : oneOf(USER_STATES, rec.state, 'state'),
-      imap: flag(rec.imap, 'imap') ?? '1',
-      pop3: flag(rec.pop3, 'pop3') ?? '1',
+      ...(rec.imap !== undefined ? { imap: flag(rec.imap, 'imap') ?? '1' } : {}),
+      ...(rec.pop3 !== undefined ? { pop3: flag(rec.pop3, 'pop3') ?? '1' } : {}),
       ...(rec.delivery !== undefined ? { delivery: flag(rec.delivery, 'delivery') ?? '1' } : {}),
       ...(rec.tnef !== undefined ? { tnef: oneOf(TNEF_POLICIES, rec.tnef, 'tnef') } : {}),
       created: t,
@@ -708,10 +730,10 @@ export class Directory {
     if (patch.password === null) del.push('password');
     else if (patch.password !== undefined) set['password'] = storedHash(patch.password);
     if (patch.state !== undefined) set['state'] = oneOf(USER_STATES, patch.state, 'state');
-    const imap = flag(patch.imap, 'imap');
-    if (imap !== undefined) set['imap'] = imap;
-    const pop3 = flag(patch.pop3, 'pop3');
-    if (pop3 !== undefined) set['pop3'] = pop3;
+    for (const p of ['imap', 'pop3'] as const) {
+      if (patch[p] === null) del.push(p);
+      else if (patch[p] !== undefined) set[p] = flag(patch[p], p) as string;
+    }
     const delivery = flag(patch.delivery, 'delivery');
     if (delivery !== undefined) set['delivery'] = delivery;
     if (patch.tnef === null) del.push('tnef');
@@ -889,24 +911,24 @@ export class Directory {
 
   // ---- access rules (access-rules.ts) --------------------------------------------
 
-  /** The access rules of a virtual server; none stored: `{ default: 'grant', rules: [] }`. */
+  /** The access rules of a virtual server; none stored: `{ default: 'grant', rules: [], domains: [] }`. */
   async getAccessRules(vserver: string): Promise<StoredAccessRules> {
     const key = this.keys.access(validateVserverName(vserver));
     return parseAccessHash(await this.#run('hgetall', (r) => r.hgetall(key)));
   }
 
-  /** Sets the action of one canonical network (replacing its previous action). */
+  /** Sets the action of one canonical network or domain pattern (replacing its previous action). */
   async setAccessRule(vserver: string, network: string, action: string): Promise<void> {
     const key = this.keys.access(validateVserverName(vserver));
-    const field = validateNetworkText(network);
+    const field = validateAccessRuleField(network);
     const value = validateAccessAction(action);
     await this.#run('hset', (r) => r.hset(key, field, value));
   }
 
-  /** Removes the rule of one canonical network; false if there was none. */
+  /** Removes the rule of one canonical network or domain pattern; false if there was none. */
   async delAccessRule(vserver: string, network: string): Promise<boolean> {
     const key = this.keys.access(validateVserverName(vserver));
-    const field = validateNetworkText(network);
+    const field = validateAccessRuleField(network);
     return (await this.#run('hdel', (r) => r.hdel(key, field))) === 1;
   }
 
@@ -915,6 +937,56 @@ export class Directory {
     const key = this.keys.access(validateVserverName(vserver));
     const value = validateAccessAction(action);
     await this.#run('hset', (r) => r.hset(key, ACCESS_DEFAULT_FIELD, value));
+  }
+
+  // ---- virtual server policy (vserver-policy.ts) ---------------------------------
+
+  /** A virtual server's stored policy, or null when none is stored (the config file decides everything). */
+  async getVserverPolicy(vserver: string): Promise<VserverPolicy | null> {
+    const name = validateVserverName(vserver);
+    const h = await this.#run('hgetall', (r) => r.hgetall(this.keys.vserver(name)));
+    return Object.keys(h).length === 0 ? null : parseVserverPolicy(name, h);
+  }
+
+  /**
+   * Sets or removes (null) policy fields, creating the record if needed. Every domain in
+   * `domains` and `defaultDomain` must be a directory domain (ERR_NOT_FOUND), so a typo
+   * cannot lock a domain's users out.
+   */
+  async setVserverPolicy(vserver: string, patch: VserverPolicyPatch): Promise<VserverPolicy> {
+    const name = validateVserverName(vserver);
+    const { set, del } = vserverPolicyFields(patch);
+    for (const d of [...(set['domains']?.split(',') ?? []), ...(set['defaultDomain'] !== undefined ? [set['defaultDomain']] : [])]) {
+      await this.#requireDomain(d);
+    }
+    set['updated'] = now();
+    const key = this.keys.vserver(name);
+    await this.#run('sadd', (r) => r.sadd(this.keys.vservers, name));
+    const pairs = flatten(set);
+    await this.#script(UPSERT, key, [pairs.length / 2, ...pairs, ...del]);
+    const p = await this.getVserverPolicy(name);
+    if (p === null) throw notFound(`virtual server ${name} was deleted meanwhile`);
+    return p;
+  }
+
+  /** Every stored policy, sorted by name (a record that does not parse is reported as ERR_BAD_RECORD). */
+  async listVserverPolicies(): Promise<VserverPolicy[]> {
+    const names = await this.#scanSet(this.keys.vservers);
+    const hashes = await this.#getAll(names.map((n) => this.keys.vserver(n)));
+    const out: VserverPolicy[] = [];
+    names.forEach((n, i) => {
+      const h = hashes[i] as Record<string, string>;
+      if (Object.keys(h).length > 0) out.push(parseVserverPolicy(n, h));
+    });
+    return out;
+  }
+
+  /** Deletes a stored policy (the config file decides again). ERR_NOT_FOUND if none. Access rules are kept. */
+  async delVserverPolicy(vserver: string): Promise<void> {
+    const name = validateVserverName(vserver);
+    const n = await this.#run('del', (r) => r.del(this.keys.vserver(name)));
+    await this.#run('srem', (r) => r.srem(this.keys.vservers, name));
+    if (n === 0) throw notFound(`virtual server ${name} has no stored policy`);
   }
 
   // ---- aliases -------------------------------------------------------------------
@@ -1043,6 +1115,10 @@ export class Directory {
     } catch (err) {
       if (err instanceof DirectoryError && err.code === 'ERR_BAD_USERNAME') return { ok: false, reason: 'bad-username' };
       throw err;
+    }
+    if (opts.domains !== undefined && !opts.domains.includes(userDomain(name) ?? '')) {
+      await verifyPassword(password, await getDummyHash());
+      return { ok: false, reason: 'unknown-user' };
     }
     const user = await timedLookup('user', this.getUser(name));
     if (user === null) {

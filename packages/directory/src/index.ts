@@ -105,3 +105,10 @@ export {
 } from './tier-events.ts';
 export { directoryChannel, type DirectoryLookupEvent } from './directory-events.ts';
 export { validateVserverName, type StoredAccessAction, type StoredAccessRules } from './access-rules.ts';
+export {
+  MAX_VSERVER_DOMAINS,
+  VSERVER_POLICY_BOUNDS,
+  parseVserverPolicy,
+  type VserverPolicy,
+  type VserverPolicyPatch,
+} from './vserver-policy.ts';

@@ -43,6 +43,10 @@ export interface DirectoryKeys {
   readonly aliases: string;
   /** Hash of one virtual server's access rules (access-rules.ts): `<prefix>access:<vserver>`. */
   access(vserver: string): string;
+  /** Hash of one virtual server's policy (vserver-policy.ts): `<prefix>vserver:<name>`. */
+  vserver(name: string): string;
+  /** Set of the virtual servers with a stored policy: `<prefix>vservers`. */
+  readonly vservers: string;
 }
 
 /**
@@ -71,5 +75,7 @@ export function directoryKeys(prefix: string = DEFAULT_PREFIX): DirectoryKeys {
     alias: (name) => `${prefix}alias:${name}`,
     aliases: `${prefix}aliases`,
     access: (vserver) => `${prefix}access:${vserver}`,
+    vserver: (name) => `${prefix}vserver:${name}`,
+    vservers: `${prefix}vservers`,
   };
 }

@@ -38,7 +38,7 @@ t.test('importUsers', async (t) => {
     }, 'unknown domain and unqualified name are skipped');
     t.match(first.errors[0]?.message, /elsewhere\.net/);
     t.equal(await dir.getUser('carol@elsewhere.net'), null);
-    t.match(await dir.getUser('frank@example.com'), { backend: 'be1', state: 'active', imap: true, pop3: true, password: '{CRYPT}$1$Gb/hB81H$CiQUW1ENvlW6GRL7KN.550' });
+    t.match(await dir.getUser('frank@example.com'), { backend: 'be1', state: 'active', password: '{CRYPT}$1$Gb/hB81H$CiQUW1ENvlW6GRL7KN.550' });
     t.match(await dir.authenticate('alice@example.com', 'Secret123!'), { ok: true });
     t.match(await dir.authenticate('frank@example.com', 'Secret123!'), { ok: true });
     t.match(await dir.authenticate('bob@example.com', 'bobpw'), { ok: true });

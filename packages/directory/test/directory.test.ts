@@ -68,23 +68,28 @@ t.test('directory CRUD against a real redis-server', async (t) => {
     t.equal(await dir.getUser('a@example.com'), null, 'nothing was written by the refused adds');
 
     const alice = await dir.addUser({ name: 'Alice@Example.com', backend: 'be1', password: hash });
-    t.match(alice, { name: 'alice@example.com', backend: 'be1', state: 'active', imap: true, pop3: true, password: hash });
+    t.match(alice, { name: 'alice@example.com', backend: 'be1', state: 'active', password: hash });
+    t.equal(alice.imap, undefined, 'no IMAP switch of its own: the virtual server default applies');
+    t.equal(alice.pop3, undefined);
     t.same(await dir.getUser('ALICE@example.COM'), alice, 'lookup normalizes too');
     t.same(await raw.hgetall(`${P}user:alice@example.com`), {
-      password: hash, backend: 'be1', state: 'active', imap: '1', pop3: '1', created: alice.created, updated: alice.updated,
+      password: hash, backend: 'be1', state: 'active', created: alice.created, updated: alice.updated,
     }, 'stored as documented');
     t.equal(await rejectsCode(dir.addUser({ name: 'alice@example.com', backend: 'be2' })), 'ERR_EXISTS');
     t.equal((await dir.getUser('alice@example.com'))?.backend, 'be1', 'a refused duplicate changes nothing');
 
     const bob = await dir.addUser({ name: 'bob@other.org', backend: 'be2', imap: false, state: 'disabled' });
-    t.match(bob, { imap: false, pop3: true, state: 'disabled' });
+    t.match(bob, { imap: false, state: 'disabled' });
+    t.equal(bob.pop3, undefined);
     t.equal(bob.password, undefined);
     await dir.addUser({ name: 'carol@example.com', backend: 'be2', password: '{PLAIN}x' });
 
     const patched = await dir.setUser('bob@other.org', { state: 'active', pop3: false, password: hash, backend: 'be1' });
     t.match(patched, { state: 'active', pop3: false, imap: false, backend: 'be1', password: hash });
-    const noPw = await dir.setUser('bob@other.org', { password: null });
+    const noPw = await dir.setUser('bob@other.org', { password: null, imap: null });
     t.equal(noPw.password, undefined);
+    t.equal(noPw.imap, undefined, 'null removes the own switch');
+    t.equal(noPw.pop3, false);
     t.equal(await rejectsCode(dir.setUser('nobody@example.com', { state: 'disabled' })), 'ERR_NOT_FOUND');
     t.equal(await dir.getUser('nobody@example.com'), null, 'setUser never creates');
     t.equal(await rejectsCode(dir.setUser('bob@other.org', { backend: 'nope' })), 'ERR_NOT_FOUND');

@@ -9,8 +9,19 @@ export function normalizeAddress(address: string): string {
   return address;
 }
 
-/** A client as a PROXY protocol header names it (address already canonical). */
-export interface ClientEndpoint {
+/** An address (canonical text) and port. */
+export interface Endpoint {
   readonly address: string;
   readonly port: number;
+}
+
+/** A client as a PROXY protocol header names it (address already canonical). */
+export interface ClientEndpoint extends Endpoint {
+  /**
+   * The header's destination: where the client connected on the balancer (its public
+   * address and port, e.g. 993). Behind a balancer this, not the node's own socket, is
+   * what the store should see as the connected address (IMAP ID x-connected-ip).
+   * Absent for LOCAL headers and address-less families.
+   */
+  readonly destination?: Endpoint;
 }

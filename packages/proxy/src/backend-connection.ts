@@ -26,6 +26,7 @@ export type BackendCredentials =
 export interface ClientOrigin {
   remoteAddress: string;
   remotePort: number;
+  /** The address the client connected to: a balancer's (PROXY header destination) or this node's. */
   localAddress: string;
   localPort: number;
   sessionId: string;

@@ -28,6 +28,8 @@ export interface ImapSessionDeps {
   listener: ImapListenerSpec;
   nodeId: string;
   secureContext: tls.SecureContext;
+  /** Picks the certificate by the client's SNI name after STARTTLS (absent: always secureContext). */
+  sniCallback?: tls.TlsOptions['SNICallback'];
   onEnd: (session: ImapSession) => void;
 }
 
@@ -38,6 +40,7 @@ export class ImapSession implements PreAuthContext {
   readonly startedAt = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** Where the client connected: the PROXY header's destination, else this node's socket. */
   readonly localAddress: string;
   readonly localPort: number;
   isTls: boolean;
@@ -68,8 +71,10 @@ export class ImapSession implements PreAuthContext {
     this.isTls = isTls;
     this.remoteAddress = normalizeAddress(client?.address ?? socket.remoteAddress ?? '');
     this.remotePort = client?.port ?? socket.remotePort ?? 0;
-    this.localAddress = normalizeAddress(socket.localAddress ?? '');
-    this.localPort = socket.localPort ?? 0;
+    // Behind a balancer the client connected to the balancer's address, not to this
+    // node's socket: the store gets that one (ID x-connected-ip).
+    this.localAddress = normalizeAddress(client?.destination?.address ?? socket.localAddress ?? '');
+    this.localPort = client?.destination?.port ?? socket.localPort ?? 0;
     const limits = deps.vserver.limits;
     this.reader = new ImapCommandReader({
       maxLineBytes: limits.maxLineBytes,
@@ -169,7 +174,7 @@ export class ImapSession implements PreAuthContext {
     this.write(`${tag} OK Begin TLS negotiation now.\r\n`);
     const plain = this.socket;
     this.detach(plain);
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.secureContext });
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.secureContext, SNICallback: this.deps.sniCallback });
     this.socket = secure;
     this.attach(secure);
     secure.pause();
@@ -251,7 +256,7 @@ export class ImapSession implements PreAuthContext {
     // A store that checks passwords itself has just accepted them: only now may the
     // account's own rules be revealed (login-decision.ts).
     if (!decision.verified) {
-      const refusal = accountRefusal(user, 'imap', this.remoteAddress);
+      const refusal = accountRefusal(user, 'imap', this.remoteAddress, this.deps.vserver.protocolDefaults);
       if (refusal !== null) {
         outcome.socket.destroy();
         return this.loginFailed(tag, refusal, user.name, imapRefusals[refusal].code, imapRefusals[refusal].text);

@@ -27,6 +27,17 @@ export interface ImapLimits {
   backendResponseTimeoutMs: number;
   /** No byte in either direction after login: longer than IDLE's 29-minute cycle. */
   sessionIdleTimeoutMs: number;
+  /**
+   * Connections open at once on this virtual server, per node (0: no limit). Per node
+   * because a node must decide at accept time without a round trip to Redis; with N nodes
+   * behind a balancer the tier-wide ceiling is N times this.
+   */
+  maxConnections: number;
+  /**
+   * Connections open at once from one client address on this virtual server, per node
+   * (0: no limit). Off by default: offices and carrier NAT put many users behind one address.
+   */
+  maxConnectionsPerClient: number;
 }
 
 export const defaultImapLimits: Readonly<ImapLimits> = Object.freeze({
@@ -41,4 +52,6 @@ export const defaultImapLimits: Readonly<ImapLimits> = Object.freeze({
   backendConnectTimeoutMs: 5_000,
   backendResponseTimeoutMs: 15_000,
   sessionIdleTimeoutMs: 35 * 60_000,
+  maxConnections: 0,
+  maxConnectionsPerClient: 0,
 });

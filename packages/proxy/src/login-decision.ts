@@ -38,10 +38,16 @@ export type LoginDecision =
  * 5530 / RFC 3206 codes are the session's). A user with `networks` may log in only from
  * those (docs/access.md); a stored list that does not parse refuses (fails closed).
  */
-export function accountRefusal(user: UserRecord, protocol: LoginProtocol, clientAddress: string): AccountRefusal | null {
+export function accountRefusal(
+  user: UserRecord,
+  protocol: LoginProtocol,
+  clientAddress: string,
+  defaults: VirtualServer['protocolDefaults'] = { imap: true, pop3: true },
+): AccountRefusal | null {
   if (user.state === 'disabled') return 'disabled';
-  if (protocol === 'imap' && !user.imap) return 'imap-disabled';
-  if (protocol === 'pop3' && !user.pop3) return 'pop3-disabled';
+  // The user's own switch overrides the virtual server's default for the protocol.
+  if (protocol === 'imap' && !(user.imap ?? defaults.imap)) return 'imap-disabled';
+  if (protocol === 'pop3' && !(user.pop3 ?? defaults.pop3)) return 'pop3-disabled';
   if (user.networks !== undefined && user.networks.length > 0) {
     try {
       const allowed = new AccessPolicy({ default: 'deny', rules: user.networks.map((network) => ({ network, action: 'grant' as const })) });
@@ -65,12 +71,18 @@ export async function decideLogin(
   // An empty password can never be right (SASL PLAIN forbids it, RFC 4616 §2) and must
   // not reach a store that checks passwords itself.
   if (password === '') return { kind: 'bad-credentials', reason: 'bad-password', user: undefined };
+  // Without the virtual server's policy the node cannot know which domains may log in here.
+  if (vserver.policyLoaded === false) {
+    log.error({}, 'auth.policy_unavailable');
+    return { kind: 'unavailable', cause: 'directory' };
+  }
   let result: AuthResult;
   try {
     // rehash: a legacy hash imported from a passwd-file becomes {SCRYPT} on its first good login.
     result = await directory.authenticate(rawUser, password, {
       rehash: true,
       ...(vserver.defaultDomain === undefined ? {} : { defaultDomain: vserver.defaultDomain }),
+      ...(vserver.domains === undefined ? {} : { domains: vserver.domains }),
     });
   } catch (err) {
     log.error({ error: errInfo(err) }, 'auth.directory_unavailable');
@@ -89,7 +101,7 @@ export async function decideLogin(
   const { user, backend } = result;
   if (user === undefined || backend === undefined) return { kind: 'bad-credentials', reason: 'unknown-user', user: undefined };
   if (result.ok) {
-    const refusal = accountRefusal(user, protocol, clientAddress);
+    const refusal = accountRefusal(user, protocol, clientAddress, vserver.protocolDefaults);
     if (refusal !== null) return { kind: 'account-refused', reason: refusal, user: user.name };
   }
   if (backend.state === 'drain') {

@@ -34,6 +34,8 @@ export interface Pop3SessionDeps {
   listener: Pop3ListenerSpec;
   nodeId: string;
   secureContext: tls.SecureContext;
+  /** Picks the certificate by the client's SNI name after STARTTLS (absent: always secureContext). */
+  sniCallback?: tls.TlsOptions['SNICallback'];
   onEnd: (session: Pop3Session) => void;
 }
 
@@ -173,7 +175,7 @@ export class Pop3Session implements Pop3Context {
     this.write('+OK Begin TLS negotiation now.\r\n');
     const plain = this.socket;
     this.detach(plain);
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.secureContext });
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.secureContext, SNICallback: this.deps.sniCallback });
     this.socket = secure;
     this.attach(secure);
     secure.pause();
@@ -261,7 +263,7 @@ export class Pop3Session implements Pop3Context {
       return this.loginUnavailable('Your mail store refused the login; try again later.');
     }
     if (!decision.verified) {
-      const refusal = accountRefusal(user, 'pop3', this.remoteAddress);
+      const refusal = accountRefusal(user, 'pop3', this.remoteAddress, this.deps.vserver.protocolDefaults);
       if (refusal !== null) {
         // Logged in at the store without QUIT: closing now never enters its UPDATE state.
         outcome.socket.destroy();

@@ -59,9 +59,10 @@ export interface AccessDeniedEvent {
   /**
    * `denied` by a rule or the default; `unavailable`: the rules were never read;
    * `proxy-untrusted`: a PROXY listener's peer is not a trusted balancer;
-   * `proxy-header`: the PROXY header was missing, malformed or late (`remoteAddress` is then the peer's).
+   * `proxy-header`: the PROXY header was missing, malformed or late (`remoteAddress` is then the peer's);
+   * `limit-total` / `limit-client`: the virtual server's connection limit (in total / per client address) was reached.
    */
-  readonly reason: 'denied' | 'unavailable' | 'proxy-untrusted' | 'proxy-header';
+  readonly reason: 'denied' | 'unavailable' | 'proxy-untrusted' | 'proxy-header' | 'limit-total' | 'limit-client';
   /** The deciding rule's network, null when the default decided. */
   readonly rule: string | null;
 }

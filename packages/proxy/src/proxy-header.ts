@@ -37,7 +37,11 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
       // One canonical text per address (IPv4-mapped → IPv4, IPv6 compressed), as for accepted sockets.
       const ip = parseIp(src.address);
       if (ip === null) return finish({ ok: false, code: 'ERR_PROXY_HEADER', reason: 'source address does not parse' });
-      finish({ ok: true, client: { address: formatIp(ip), port: src.port } });
+      const dst = r.header.destination;
+      const dstIp = dst === null ? null : parseIp(dst.address);
+      if (dst !== null && dstIp === null) return finish({ ok: false, code: 'ERR_PROXY_HEADER', reason: 'destination address does not parse' });
+      const destination = dst === null || dstIp === null ? {} : { destination: { address: formatIp(dstIp), port: dst.port } };
+      finish({ ok: true, client: { address: formatIp(ip), port: src.port, ...destination } });
     };
     const onEnd = (): void => finish({ ok: false, code: 'ERR_PROXY_HEADER', reason: 'closed before the header' });
     const timer = setTimeout(() => finish({ ok: false, code: 'ERR_PROXY_HEADER', reason: 'no header in time' }), timeoutMs);

@@ -19,3 +19,7 @@ export {
 export type { SampleMessage } from './sample-mail.ts';
 export { freePort, freePorts } from './free-port.ts';
 export { tmpDir, removeDir } from './tmp-dir.ts';
+export { startHaproxy } from './haproxy.ts';
+export type { Haproxy, HaproxyServer, StartHaproxyOptions } from './haproxy.ts';
+export { startDnsServer, reverseName } from './dns-server.ts';
+export type { TestDnsServer, DnsRecordType } from './dns-server.ts';

@@ -1,15 +1,16 @@
 // `gatehouse access list|add|del VSERVER …`: the access rules of a virtual server, stored
 // in the directory (gh:access:<vserver>) and re-read by every running node within a
-// second (docs/access.md). Networks are parsed and canonicalized here with
-// @gatehouse/policy, so the directory only ever holds forms the matcher reads back.
+// second (docs/access.md). Networks and host names (`mail.example.net`, `*.example.net`)
+// are parsed and canonicalized here with @gatehouse/policy, so the directory only ever
+// holds forms the matcher reads back.
 import { DirectoryError, type Directory } from '@gatehouse/directory';
-import { canonicalNetwork, isAccessAction, parseNetwork, type AccessAction } from '@gatehouse/policy';
+import { canonicalAccessRule, isAccessAction, parseDomainPattern, parseNetwork, type AccessAction } from '@gatehouse/policy';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../command-context.ts';
 import { printJson, printTable } from '../output.ts';
 
 const USAGE =
-  'usage: gatehouse access list VSERVER | access add VSERVER grant|deny ADDR[/LEN|/MASK] [--default grant|deny] | access add VSERVER --default grant|deny | access del VSERVER [grant|deny] ADDR[/LEN|/MASK]';
+  'usage: gatehouse access list VSERVER | access add VSERVER grant|deny ADDR[/LEN|/MASK]|HOST|*.DOMAIN [--default grant|deny] | access add VSERVER --default grant|deny | access del VSERVER [grant|deny] ADDR[/LEN|/MASK]|HOST|*.DOMAIN';
 
 function usage(): CliError {
   return new CliError('ERR_USAGE', USAGE, 2);
@@ -33,6 +34,21 @@ function evaluationOrder(rules: Array<{ network: string; action: string }>): Arr
   });
 }
 
+/** Exact names, then wildcards with the most labels first: the order in which a name is matched. */
+function domainOrder(domains: Array<{ domain: string; action: string }>): Array<{ domain: string; action: string }> {
+  const key = (d: string): number => {
+    const p = parseDomainPattern(d);
+    return p === null ? 0 : p.kind === 'exact' ? Number.MAX_SAFE_INTEGER : p.labels;
+  };
+  return [...domains].sort((a, b) => key(b.domain) - key(a.domain) || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+}
+
+/** The field a rule is stored under: its canonical network or domain pattern. */
+function ruleField(text: string): string {
+  const r = canonicalAccessRule(text);
+  return 'network' in r ? r.network : r.domain;
+}
+
 export async function accessCommand(ctx: CommandContext, dir: Directory): Promise<void> {
   const { values, positionals } = ctx.parse({ default: { type: 'string' } });
   const [verb, vserver, ...rest] = positionals;
@@ -51,20 +67,22 @@ export async function accessCommand(ctx: CommandContext, dir: Directory): Promis
       }
       if (rest.length !== 2) throw usage();
       const act = action(rest[0]);
-      const network = canonicalNetwork(rest[1] as string);
-      await dir.setAccessRule(vserver, network, act);
+      await dir.setAccessRule(vserver, ruleField(rest[1] as string), act);
       if (def !== undefined) await dir.setAccessDefault(vserver, def);
       break;
     }
     case 'del': {
       if (rest.length !== 1 && rest.length !== 2) throw usage();
       const act = rest.length === 2 ? action(rest[0]) : undefined;
-      const network = canonicalNetwork(rest[rest.length - 1] as string);
-      const stored = (await dir.getAccessRules(vserver)).rules.find((r) => r.network === network);
+      const field = ruleField(rest[rest.length - 1] as string);
+      const current = await dir.getAccessRules(vserver);
+      const stored = [...current.rules.map((r) => ({ field: r.network, action: r.action })), ...current.domains.map((d) => ({ field: d.domain, action: d.action }))].find(
+        (r) => r.field === field,
+      );
       if (stored === undefined || (act !== undefined && stored.action !== act)) {
-        throw new DirectoryError('ERR_NOT_FOUND', `no ${act ?? 'grant or deny'} rule for ${network} on ${vserver}`);
+        throw new DirectoryError('ERR_NOT_FOUND', `no ${act ?? 'grant or deny'} rule for ${field} on ${vserver}`);
       }
-      await dir.delAccessRule(vserver, network);
+      await dir.delAccessRule(vserver, field);
       if (def !== undefined) await dir.setAccessDefault(vserver, def);
       break;
     }
@@ -73,10 +91,16 @@ export async function accessCommand(ctx: CommandContext, dir: Directory): Promis
   }
   const set = await dir.getAccessRules(vserver);
   const rules = evaluationOrder(set.rules);
+  const domains = domainOrder(set.domains);
   if (ctx.json) {
-    printJson({ vserver, default: set.default, rules });
+    printJson({ vserver, default: set.default, rules, domains });
     return;
   }
   process.stdout.write(`default: ${set.default}\n`);
   printTable(rules, ['network', 'action']);
+  // Domain rules are consulted only when no network rule matched (docs/access.md).
+  if (domains.length > 0) {
+    process.stdout.write('\n');
+    printTable(domains, ['domain', 'action']);
+  }
 }

@@ -1,16 +1,21 @@
 // `gatehouse serve`: runs one node, from a config file or, for a single virtual server,
-// from flags. Stops on SIGINT/SIGTERM after ending every session with a BYE.
+// from flags. Stops on SIGINT/SIGTERM after ending every session with a BYE. On SIGHUP
+// re-reads the config file and applies its virtual servers (listeners, certificates,
+// banners, limits) to new connections without touching established sessions.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { loadPemPair } from '@gatehouse/certs';
 import { GatehouseMetrics, startAdminServer } from '@gatehouse/admin';
 import { Directory } from '@gatehouse/directory';
-import { defaultImapLimits, startGatehouseNode, startSessionRegistrar, type ImapListenerSpec, type VirtualServer } from '@gatehouse/proxy';
+import { certificateNames, defaultImapLimits, startGatehouseNode, startSessionRegistrar, type ImapListenerSpec, type ReloadReport, type TlsCertificate, type VirtualServer } from '@gatehouse/proxy';
 import type { GatehouseConfig, VserverConfig } from '../config-schema.ts';
 import { loadConfig, parseConfig } from '../config-load.ts';
 import { CliError } from '../cli-error.ts';
 import { createLogger } from '../logger.ts';
 import { startDeliveryFromConfig } from '../delivery-wiring.ts';
 import type { CommandContext } from '../command-context.ts';
+import type { Logger } from 'pino';
 
 export async function serveCommand(ctx: CommandContext): Promise<void> {
   const { values } = ctx.parse({
@@ -57,7 +62,7 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
   });
   let node: Awaited<ReturnType<typeof startGatehouseNode>>;
   try {
-    node = await startGatehouseNode({ vservers, directory, logger, ...(config.node.id ? { nodeId: config.node.id } : {}) });
+    node = await startGatehouseNode({ vservers, directory, logger, dns: config.dns, ...(config.node.id ? { nodeId: config.node.id } : {}) });
   } catch (err) {
     await directory.close();
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
@@ -110,10 +115,15 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${l.tls === 'implicit' ? 'implicit TLS' : 'STARTTLS'})
 `);
   }
-  for (const l of node.listeners()) {
-    const tlsMode = l.tls === 'implicit' ? 'implicit TLS' : l.protocol === 'pop3' ? 'STLS' : 'STARTTLS';
-    process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${tlsMode})\n`);
-  }
+  // Installed before the listeners are announced: whoever reads that line may send SIGHUP.
+  const started = { config, vservers };
+  const runningNode = node;
+  let reloads = Promise.resolve();
+  const onHup = (): void => {
+    reloads = reloads.then(() => reloadConfig(values.config, started, runningNode, logger));
+  };
+  process.on('SIGHUP', onHup);
+  for (const l of node.listeners()) printListener(l);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'node.stopping');
@@ -122,6 +132,8 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', onHup);
+  await reloads;
   await adminServer?.close();
   metrics?.close();
   await delivery?.close();
@@ -147,23 +159,112 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
   return parseConfig(JSON.stringify({ vservers: [vserver] }), 'command line');
 }
 
-function buildVirtualServer(v: VserverConfig): VirtualServer {
-  let cert: Buffer;
-  let key: Buffer;
-  try {
-    cert = readFileSync(v.tls.cert);
-    key = readFileSync(v.tls.key);
-    tls.createSecureContext({ cert, key });
-  } catch (err) {
-    throw new CliError('ERR_CERT_INVALID', `virtual server ${v.name}: cannot load certificate ${v.tls.cert} / key ${v.tls.key}: ${(err as Error).message}`);
+function printListener(l: { vserver: string; listener: string; host: string; port: number; protocol: 'imap' | 'pop3'; tls: 'implicit' | 'starttls' }): void {
+  const tlsMode = l.tls === 'implicit' ? 'implicit TLS' : l.protocol === 'pop3' ? 'STLS' : 'STARTTLS';
+  process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${tlsMode})\n`);
+}
+
+/**
+ * SIGHUP: the file is read and checked like at start (schema, certificates); any problem
+ * leaves the running config in force. Settings the node cannot change while running are
+ * compared with those it started with and named in `config.restart_required`.
+ */
+async function reloadConfig(file: string | undefined, started: { config: GatehouseConfig; vservers: VirtualServer[] }, node: { reload(v: VirtualServer[]): Promise<ReloadReport> }, logger: Logger): Promise<void> {
+  if (file === undefined) {
+    logger.error({ code: 'ERR_USAGE', message: 'started with flags, not --config FILE: nothing to re-read' }, 'config.reload_failed');
+    return;
   }
+  let next: GatehouseConfig;
+  let vservers: VirtualServer[];
+  try {
+    next = loadConfig(file);
+    vservers = next.vservers.map(buildVirtualServer);
+  } catch (err) {
+    logger.error({ code: (err as { code?: unknown }).code, message: (err as Error).message }, 'config.reload_failed');
+    return;
+  }
+  const restart = restartRequired(started, next, vservers);
+  if (restart.length > 0) logger.warn({ keys: restart }, 'config.restart_required');
+  let report: ReloadReport;
+  try {
+    report = await node.reload(vservers);
+  } catch (err) {
+    logger.error({ code: (err as { code?: unknown }).code, message: (err as Error).message }, 'config.reload_failed');
+    return;
+  }
+  for (const l of report.opened) printListener(l);
+  const where = (l: { vserver: string; listener: string; host: string; port: number }): string => `${l.vserver}/${l.listener} ${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`;
+  logger[report.failed.length > 0 ? 'warn' : 'info'](
+    {
+      file,
+      opened: report.opened.map(where),
+      closed: report.closed.map(where),
+      failed: report.failed.map((f) => ({ listener: where(f), code: f.code })),
+      certificatesReloaded: report.certificatesReloaded,
+      vserversAdded: report.vserversAdded,
+      vserversRemoved: report.vserversRemoved,
+    },
+    'config.reloaded',
+  );
+}
+
+/**
+ * The keys whose change a reload cannot apply: everything outside `vservers` (the
+ * directory connection, the registry, the admin listener, the logger are made once), and
+ * the LMTP/SMTP front door, which runs as it started.
+ */
+function restartRequired(started: { config: GatehouseConfig; vservers: VirtualServer[] }, next: GatehouseConfig, nextVservers: VirtualServer[]): string[] {
+  const keys = new Set([...Object.keys(started.config), ...Object.keys(next)]);
+  keys.delete('vservers');
+  const changed = [...keys].filter((k) => JSON.stringify((started.config as Record<string, unknown>)[k]) !== JSON.stringify((next as Record<string, unknown>)[k]));
+  if (deliveryView(started.config, started.vservers) !== deliveryView(next, nextVservers)) changed.push('delivery (lmtp/smtp listeners, deliveryLimits, their banner and certificate)');
+  return changed.sort();
+}
+
+/** What the delivery front door was built from, as one comparable string. */
+function deliveryView(config: GatehouseConfig, vservers: VirtualServer[]): string {
+  return JSON.stringify(
+    config.vservers.flatMap((v, i) => {
+      const listeners = v.listeners.filter((l) => l.protocol === 'lmtp' || l.protocol === 'smtp');
+      if (listeners.length === 0) return [];
+      const t = vservers[i]?.tls;
+      const digest = t === undefined ? '' : createHash('sha256').update(t.cert).update('\0').update(t.key).digest('hex');
+      return [{ name: v.name, banner: v.banner, deliveryLimits: v.deliveryLimits, listeners, digest }];
+    }),
+  );
+}
+
+/** Reads and checks one certificate and key; ERR_CERT_INVALID names the virtual server, the config key and the files. */
+function loadCertificate(vserver: string, key: string, certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  try {
+    const pair = { cert: readFileSync(certPath), key: readFileSync(keyPath) };
+    loadPemPair(pair.cert.toString('latin1'), pair.key.toString('latin1'));
+    tls.createSecureContext(pair);
+    return pair;
+  } catch (err) {
+    throw new CliError('ERR_CERT_INVALID', `virtual server ${vserver}: cannot load certificate ${certPath} / key ${keyPath} (${key}): ${(err as Error).message}`);
+  }
+}
+
+function buildVirtualServer(v: VserverConfig, index: number): VirtualServer {
+  const at = `vservers.${index}.tls`;
+  const { cert, key } = loadCertificate(v.name, at, v.tls.cert, v.tls.key);
+  const sni = (v.tls.sni ?? []).map((entry, j): TlsCertificate => {
+    const where = `${at}.sni.${j}`;
+    const pair = loadCertificate(v.name, where, entry.cert, entry.key);
+    const names = entry.names ?? certificateNames(pair.cert);
+    if (names.length === 0) {
+      throw new CliError('ERR_CERT_INVALID', `virtual server ${v.name}: certificate ${entry.cert} (${where}) names no DNS name (no subjectAltName DNS entry, no CN): give ${where}.names`);
+    }
+    return { ...pair, names };
+  });
   const limits = { ...defaultImapLimits };
   for (const [k, val] of Object.entries(v.limits)) if (val !== undefined) (limits as Record<string, number>)[k] = val;
   return {
     name: v.name,
     defaultDomain: v.defaultDomain,
     banner: v.banner,
-    tls: { cert, key },
+    tls: { cert, key, ...(sni.length > 0 ? { sni } : {}) },
     limits,
     imapListeners: listenersOf(v, 'imap'),
     pop3Listeners: listenersOf(v, 'pop3'),

@@ -47,9 +47,12 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
         name,
         backend: values.backend,
         state: values.disabled ? 'disabled' : 'active',
-        imap: flag(values.imap, '--imap') ?? true,
-        pop3: flag(values.pop3, '--pop3') ?? true,
       };
+      // No --imap/--pop3: the user follows the virtual server's default.
+      const imap = protocolSwitch(values.imap, '--imap');
+      const pop3 = protocolSwitch(values.pop3, '--pop3');
+      if (imap !== undefined && imap !== null) rec.imap = imap;
+      if (pop3 !== undefined && pop3 !== null) rec.pop3 = pop3;
       if (password !== undefined) rec.password = password;
       const delivery = flag(values.delivery, '--delivery');
       if (delivery !== undefined) rec.delivery = delivery;
@@ -65,8 +68,8 @@ export async function userCommand(ctx: CommandContext, dir: Directory): Promise<
       if (values.backend !== undefined) patch.backend = values.backend;
       if (values.disabled) patch.state = 'disabled';
       if (values.enabled) patch.state = 'active';
-      const imap = flag(values.imap, '--imap');
-      const pop3 = flag(values.pop3, '--pop3');
+      const imap = protocolSwitch(values.imap, '--imap');
+      const pop3 = protocolSwitch(values.pop3, '--pop3');
       if (imap !== undefined) patch.imap = imap;
       if (pop3 !== undefined) patch.pop3 = pop3;
       const delivery = flag(values.delivery, '--delivery');
@@ -134,7 +137,8 @@ function show(ctx: CommandContext, rec: UserRecord | null): void {
 function publicView(rec: UserRecord): Record<string, unknown> {
   const { password, ...rest } = rec;
   const scheme = password ? (/^\{([A-Z0-9.-]+)\}/i.exec(password)?.[1] ?? 'CRYPT') : undefined;
-  return { ...rest, password: scheme ?? '(checked by back-end)' };
+  // "default": no switch of its own; the virtual server's default decides at login.
+  return { ...rest, imap: rec.imap ?? 'default', pop3: rec.pop3 ?? 'default', password: scheme ?? '(checked by back-end)' };
 }
 
 /** `--networks CIDR,...` (canonicalized by @gatehouse/policy), or `any` (null) to lift the restriction. */
@@ -151,9 +155,20 @@ export function tnefPolicy(value: string | undefined): TnefPolicy | null | undef
   throw new CliError('ERR_USAGE', '--tnef must be convert, keep, off or default', 2);
 }
 
-function flag(value: string | undefined, name: string): boolean | undefined {
+/** A yes/no switch; `on`/`off` are accepted as the same (the issue and docs write on|off). */
+export function flag(value: string | undefined, name: string): boolean | undefined {
   if (value === undefined) return undefined;
-  if (value === 'yes') return true;
-  if (value === 'no') return false;
-  throw new CliError('ERR_USAGE', `${name} must be yes or no`, 2);
+  if (value === 'yes' || value === 'on') return true;
+  if (value === 'no' || value === 'off') return false;
+  throw new CliError('ERR_USAGE', `${name} must be on or off (yes or no)`, 2);
+}
+
+/** `--imap/--pop3 on|off`, or `default` (null): follow the virtual server's default. */
+function protocolSwitch(value: string | undefined, name: string): boolean | null | undefined {
+  if (value === 'default') return null;
+  try {
+    return flag(value, name);
+  } catch {
+    throw new CliError('ERR_USAGE', `${name} must be on, off or default`, 2);
+  }
 }

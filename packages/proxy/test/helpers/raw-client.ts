@@ -16,12 +16,12 @@ export class RawClient {
   }
 
   /** `localAddress` picks the client's source address (any of 127.0.0.0/8 works on loopback). */
-  static async connect(port: number, opts: { tls?: boolean; caPem?: string; localAddress?: string; host?: string } = {}): Promise<RawClient> {
+  static async connect(port: number, opts: { tls?: boolean; caPem?: string; localAddress?: string; host?: string; servername?: string } = {}): Promise<RawClient> {
     const local = opts.localAddress === undefined ? {} : { localAddress: opts.localAddress };
     const host = opts.host ?? '127.0.0.1';
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = opts.tls
-        ? tls.connect({ host, port, ca: opts.caPem, servername: 'localhost', ...local }, () => resolve(s))
+        ? tls.connect({ host, port, ca: opts.caPem, servername: opts.servername ?? 'localhost', ...local }, () => resolve(s))
         : net.connect({ host, port, ...local }, () => resolve(s));
       s.once('error', reject);
     });
