@@ -1,26 +1,64 @@
-// Starts the delivery front door (@gatehouse/delivery) for the virtual servers of the
-// config that have `protocol: lmtp` or `protocol: smtp` listeners. Kept beside serve.ts
-// so that serve only calls it.
-import { readFileSync } from 'node:fs';
+// Builds the delivery front door (@gatehouse/delivery) from the config: the virtual
+// servers that have `protocol: lmtp` or `protocol: smtp` listeners, started at start and
+// applied again at each SIGHUP. Kept beside serve.ts so that serve only calls it.
 import type { Directory } from '@gatehouse/directory';
-import { defaultDeliveryLimits, startDeliveryNode, type DeliveryListenerSpec, type DeliveryNode, type DeliveryVirtualServer } from '@gatehouse/delivery';
+import { defaultDeliveryLimits, startDeliveryNode, type DeliveryListenerSpec, type DeliveryNode, type DeliveryReloadReport, type DeliveryVirtualServer } from '@gatehouse/delivery';
+import type { VirtualServerTls } from '@gatehouse/certs';
 import type { Logger } from 'pino';
 import type { GatehouseConfig, VserverConfig } from './config-schema.ts';
 import { CliError } from './cli-error.ts';
 
+/**
+ * The delivery side of each virtual server. `tls[i]` is the TLS material serve loaded and
+ * checked for `config.vservers[i]` (default certificate and SNI ones with their names), so
+ * both front doors serve the same certificates and the files are read once.
+ */
+export function deliveryServers(config: GatehouseConfig, tls: readonly VirtualServerTls[]): DeliveryVirtualServer[] {
+  return config.vservers.flatMap((v, i) => {
+    const material = tls[i];
+    const built = material === undefined ? null : buildDeliveryServer(v, material);
+    return built === null ? [] : [built];
+  });
+}
+
 /** Starts the LMTP/SMTP listeners; null when the config has none. */
-export async function startDeliveryFromConfig(config: GatehouseConfig, directory: Directory, logger: Logger): Promise<DeliveryNode | null> {
-  const vservers = config.vservers.map(buildDeliveryServer).filter((v): v is DeliveryVirtualServer => v !== null);
+export async function startDeliveryFromConfig(config: GatehouseConfig, tls: readonly VirtualServerTls[], directory: Directory, logger: Logger): Promise<DeliveryNode | null> {
+  const vservers = deliveryServers(config, tls);
   if (vservers.length === 0) return null;
   try {
-    return await startDeliveryNode({ vservers, directory, logger, ...(config.node.id ? { nodeId: config.node.id } : {}) });
+    return await startDeliveryNode({ vservers, directory, logger, ...nodeIdOf(config) });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     throw new CliError('ERR_LISTEN', `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'} (delivery): ${e.code ?? e.message}`);
   }
 }
 
-function buildDeliveryServer(v: VserverConfig): DeliveryVirtualServer | null {
+/**
+ * SIGHUP: applies the new config's LMTP/SMTP listeners. The first delivery listener of a
+ * node started without any starts the front door; when the last one goes, the node keeps
+ * no listener but stays, so that the transactions under way on the closed ones finish and
+ * shutdown still ends them. Throws (changing nothing) only if a certificate does not load.
+ */
+export async function reloadDelivery(
+  running: DeliveryNode | null,
+  config: GatehouseConfig,
+  tls: readonly VirtualServerTls[],
+  directory: Directory,
+  logger: Logger,
+): Promise<{ node: DeliveryNode | null; report: DeliveryReloadReport }> {
+  const vservers = deliveryServers(config, tls);
+  if (running === null && vservers.length === 0) return { node: null, report: { opened: [], closed: [], failed: [], certificatesReloaded: [] } };
+  // Started empty, then reloaded: a listener that cannot be bound is reported like any
+  // other at a reload instead of failing the whole front door.
+  const node = running ?? (await startDeliveryNode({ vservers: [], directory, logger, ...nodeIdOf(config) }));
+  return { node, report: await node.reload(vservers) };
+}
+
+function nodeIdOf(config: GatehouseConfig): { nodeId?: string } {
+  return config.node.id ? { nodeId: config.node.id } : {};
+}
+
+function buildDeliveryServer(v: VserverConfig, tls: VirtualServerTls): DeliveryVirtualServer | null {
   const listeners: DeliveryListenerSpec[] = [];
   v.listeners.forEach((l, i) => {
     if (l.protocol !== 'lmtp' && l.protocol !== 'smtp') return;
@@ -38,6 +76,5 @@ function buildDeliveryServer(v: VserverConfig): DeliveryVirtualServer | null {
   if (listeners.length === 0) return null;
   const limits = { ...defaultDeliveryLimits };
   for (const [k, val] of Object.entries(v.deliveryLimits)) if (val !== undefined) (limits as Record<string, number>)[k] = val;
-  // The certificate was checked when the IMAP/POP3 side loaded it (buildVirtualServer).
-  return { name: v.name, banner: v.banner, tls: { cert: readFileSync(v.tls.cert), key: readFileSync(v.tls.key) }, limits, listeners };
+  return { name: v.name, banner: v.banner, tls, limits, listeners };
 }

@@ -9,8 +9,14 @@
 //         every recipient was refused permanently), see docs/architecture.md.
 // Gatehouse keeps no queue: nothing is acknowledged that a store did not accept.
 // No AUTH, no relay: only recipients in local domains are accepted (docs/security.md).
+// A config reload (reload()) opens, closes and replaces listeners and swaps certificates
+// for new connections; a session, and the transaction it has under way, is never cut by it.
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import net from 'node:net';
+import type tls from 'node:tls';
+import { domainToASCII } from 'node:url';
+import { SniContexts, defaultContextOptions, type VirtualServerTls } from '@gatehouse/certs';
 import type { Directory, TnefPolicy } from '@gatehouse/directory';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataResult, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
@@ -42,8 +48,29 @@ export interface BoundDeliveryListener {
 
 export interface DeliveryNode {
   listeners(): BoundDeliveryListener[];
+  /**
+   * Applies a new set of virtual servers (a config reload) to new connections: listeners
+   * opened, closed or replaced, certificates swapped for the next handshakes, the new
+   * banner. A listener whose limits changed is replaced (smtp-server reads its options
+   * during a session, so changing them in place would reach transactions under way).
+   * Established sessions keep their sockets and settings, and a transaction in progress
+   * finishes, also on a listener that was removed. Throws, changing nothing, when a
+   * certificate does not load; a listener that cannot be bound is reported in `failed`
+   * and the rest applies.
+   */
+  reload(vservers: DeliveryVirtualServer[]): Promise<DeliveryReloadReport>;
   /** Stops accepting; open transactions are cut (nothing unacknowledged is lost: the client retries). */
   close(): Promise<void>;
+}
+
+/** What a reload changed. A replaced listener (same name, new settings) is in both `closed` and `opened`. */
+export interface DeliveryReloadReport {
+  opened: BoundDeliveryListener[];
+  closed: BoundDeliveryListener[];
+  /** Listeners that could not be bound (address in use, not local…); they stay closed until a later reload. */
+  failed: Array<{ vserver: string; listener: string; protocol: DeliveryProtocol; host: string; port: number; code: string; message: string }>;
+  /** Virtual servers whose certificates changed. */
+  certificatesReloaded: string[];
 }
 
 /** One store connection of a transaction: the recipients of one back-end with one TNEF policy. */
@@ -69,42 +96,172 @@ interface SessionState {
   readonly log: Logger;
 }
 
+interface ListenerEntry {
+  server: SMTPServer;
+  info: BoundDeliveryListener;
+  /** listenerSettings() when opened: a reload replaces the listener when they differ. */
+  settings: string;
+}
+
+type SniCallback = (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void;
+
 export async function startDeliveryNode(opts: DeliveryNodeOptions): Promise<DeliveryNode> {
   const nodeId = opts.nodeId ?? hostname();
   const serverName = opts.serverName ?? hostname();
   const log = opts.logger.child({ node: nodeId });
-  const bound: Array<{ server: SMTPServer; info: BoundDeliveryListener }> = [];
+  /** The open listeners by listenerKey(); a reload adds, replaces and removes entries. */
+  const bound = new Map<string, ListenerEntry>();
+  /** Listeners closed by a reload (→ their virtual server), until the sessions they accepted have ended. */
+  const retired = new Map<SMTPServer, string>();
+  // The certificates of each virtual server by name, looked up at each handshake (implicit
+  // TLS and STARTTLS), so a reload reaches even a session accepted before it that starts
+  // TLS after it. Entries of a removed virtual server stay: its sessions may still STARTTLS.
+  const certs = new Map(opts.vservers.map((v) => [v.name, { sni: new SniContexts(v.tls), digest: tlsDigest(v.tls) }]));
+  const sniCallbackOf =
+    (vserver: string, listener: string): SniCallback =>
+    (servername, cb) => {
+      // smtp-server hands over the name in Unicode (punycode decoded); certificates name
+      // internationalized domains in their A-label form (RFC 5890).
+      const name = domainToASCII(servername) || servername;
+      const choice = (certs.get(vserver) as { sni: SniContexts }).sni.select(name);
+      log.debug({ vserver, listener, servername: name, certificate: choice.matched ?? 'default' }, 'tls.sni');
+      cb(null, choice.context);
+    };
+
+  const openListener = async (vserver: DeliveryVirtualServer, listener: DeliveryListenerSpec): Promise<ListenerEntry> => {
+    const server = createServer(vserver, listener, opts.directory, log, serverName, sniCallbackOf(vserver.name, listener.name));
+    // SMTPServer re-emits its socket server's errors: a failed bind must be caught there,
+    // or the unhandled 'error' would end the process instead of being reported.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: listener.port, host: listener.host }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => log.error({ err, vserver: vserver.name, listener: listener.name }, 'listener.error'));
+    const addr = server.server.address() as net.AddressInfo;
+    const info: BoundDeliveryListener = { vserver: vserver.name, listener: listener.name, protocol: listener.protocol, tls: listener.tls, host: addr.address, port: addr.port };
+    log.info(info, 'listener.open');
+    return { server, info, settings: listenerSettings(vserver, listener) };
+  };
+  /**
+   * Stops accepting on a listener; the sessions it accepted go on to their end. Not
+   * SMTPServer.close(): from that call on every session answers its next command with
+   * `421 Server shutting down` and is cut after 30 s, which would break a transaction
+   * in progress. Closing the socket server only stops the accepting; its callback runs
+   * once the last session is gone.
+   */
+  const retire = (key: string, entry: ListenerEntry): void => {
+    bound.delete(key);
+    retired.set(entry.server, entry.info.vserver);
+    entry.server.server.close(() => retired.delete(entry.server));
+    log.info(entry.info, 'listener.close');
+  };
+
   try {
     for (const vserver of opts.vservers) {
-      for (const listener of vserver.listeners) {
-        const server = createServer(vserver, listener, opts.directory, log, serverName);
-        await new Promise<void>((resolve, reject) => {
-          server.server.once('error', reject);
-          server.listen(listener.port, listener.host, () => {
-            server.server.off('error', reject);
-            resolve();
-          });
-        });
-        server.on('error', (err) => log.error({ err, vserver: vserver.name, listener: listener.name }, 'listener.error'));
-        const addr = server.server.address() as net.AddressInfo;
-        const info: BoundDeliveryListener = { vserver: vserver.name, listener: listener.name, protocol: listener.protocol, tls: listener.tls, host: addr.address, port: addr.port };
-        bound.push({ server, info });
-        log.info(info, 'listener.open');
-      }
+      for (const listener of vserver.listeners) bound.set(listenerKey(vserver, listener), await openListener(vserver, listener));
     }
   } catch (err) {
-    await Promise.all(bound.map((b) => new Promise<void>((resolve) => b.server.close(() => resolve()))));
+    await Promise.all([...bound.values()].map((b) => new Promise<void>((resolve) => b.server.close(() => resolve()))));
     throw err;
   }
+
+  let reloading: Promise<unknown> = Promise.resolve();
+  /** Set by close(): a reload still running opens nothing more. */
+  let stopped = false;
+  const reload = async (next: DeliveryVirtualServer[]): Promise<DeliveryReloadReport> => {
+    // Every certificate is built before anything changes: a bad one throws and the node
+    // keeps running exactly as before.
+    const nextCerts = new Map(next.map((v) => [v.name, { sni: new SniContexts(v.tls), digest: tlsDigest(v.tls) }]));
+    const report: DeliveryReloadReport = { opened: [], closed: [], failed: [], certificatesReloaded: [] };
+    for (const [name, c] of nextCerts) {
+      const old = certs.get(name);
+      if (old !== undefined && old.digest !== c.digest) report.certificatesReloaded.push(name);
+      if (old?.digest !== c.digest) certs.set(name, c);
+    }
+    const wanted = new Map<string, { vserver: DeliveryVirtualServer; listener: DeliveryListenerSpec }>();
+    for (const vserver of next) for (const listener of vserver.listeners) wanted.set(listenerKey(vserver, listener), { vserver, listener });
+    // Closed first, so a listener replaced on the same address can bind it again.
+    for (const [key, entry] of [...bound]) {
+      const w = wanted.get(key);
+      if (w !== undefined && listenerSettings(w.vserver, w.listener) === entry.settings) continue;
+      retire(key, entry);
+      report.closed.push(entry.info);
+    }
+    // The default certificate (a client that sends no SNI name) is the server's own
+    // context; the SNI ones are read from `certs` at each handshake.
+    const renewed = new Set(report.certificatesReloaded);
+    const tlsOf = new Map(next.map((v) => [v.name, v.tls]));
+    for (const [server, name] of retired) {
+      const material = tlsOf.get(name);
+      if (material !== undefined && renewed.has(name)) server.updateSecureContext(defaultContextOptions(material));
+    }
+    for (const [key, { vserver, listener }] of wanted) {
+      if (stopped) break;
+      const kept = bound.get(key);
+      if (kept !== undefined) {
+        // Read when a connection is greeted: sessions already greeted are not affected.
+        kept.server.options.banner = vserver.banner;
+        if (renewed.has(vserver.name)) kept.server.updateSecureContext(defaultContextOptions(vserver.tls));
+        continue;
+      }
+      try {
+        const entry = await openListener(vserver, listener);
+        if (stopped) {
+          entry.server.close();
+          break;
+        }
+        bound.set(key, entry);
+        report.opened.push(entry.info);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        report.failed.push({ vserver: vserver.name, listener: listener.name, protocol: listener.protocol, host: listener.host, port: listener.port, code: e.code ?? 'ERR_LISTEN', message: e.message });
+        log.error({ vserver: vserver.name, listener: listener.name, host: listener.host, port: listener.port, code: e.code, message: e.message }, 'listener.error');
+      }
+    }
+    return report;
+  };
+
   return {
-    listeners: () => bound.map((b) => b.info),
+    listeners: () => [...bound.values()].map((b) => b.info),
+    reload(next) {
+      const run = reloading.then(() => reload(next));
+      reloading = run.catch(() => {});
+      return run;
+    },
     async close(): Promise<void> {
-      await Promise.all(bound.map((b) => new Promise<void>((resolve) => b.server.close(() => resolve()))));
+      stopped = true;
+      const servers = [...[...bound.values()].map((b) => b.server), ...retired.keys()];
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
 }
 
-function createServer(vserver: DeliveryVirtualServer, listener: DeliveryListenerSpec, directory: Directory, parentLog: Logger, serverName: string): SMTPServer {
+function listenerKey(v: DeliveryVirtualServer, l: DeliveryListenerSpec): string {
+  return `${v.name}/${l.protocol}/${l.name}`;
+}
+
+/**
+ * What a listener's SMTPServer was made with and reads during its sessions: a change
+ * needs a new one. The banner is read only at the greeting, so it changes in place.
+ */
+function listenerSettings(v: DeliveryVirtualServer, l: DeliveryListenerSpec): string {
+  return JSON.stringify([l.protocol, l.host, l.port, l.tls, v.limits]);
+}
+
+/** Identifies a virtual server's TLS material, to tell whether a reload changed it. */
+function tlsDigest(t: VirtualServerTls): string {
+  const h = createHash('sha256');
+  for (const part of [t.cert, t.key, ...(t.sni ?? []).flatMap((e) => [e.cert, e.key, JSON.stringify(e.names ?? null)])]) {
+    h.update(part);
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+function createServer(vserver: DeliveryVirtualServer, listener: DeliveryListenerSpec, directory: Directory, parentLog: Logger, serverName: string, sniCallback: SniCallback): SMTPServer {
   const lmtp = listener.protocol === 'lmtp';
   const limits = vserver.limits;
   const states = new Map<string, SessionState>();
@@ -132,9 +289,10 @@ function createServer(vserver: DeliveryVirtualServer, listener: DeliveryListener
     name: serverName,
     banner: vserver.banner,
     secure: listener.tls === 'implicit',
-    key: vserver.tls.key,
-    cert: vserver.tls.cert,
-    minVersion: 'TLSv1.2',
+    ...defaultContextOptions(vserver.tls),
+    // The certificate by the client's SNI name (@gatehouse/certs SniContexts); a client
+    // that sends none gets the server's default context (key and cert above).
+    SNICallback: sniCallback,
     // SIZE (RFC 1870): advertised, MAIL FROM SIZE= checked, and a longer message refused
     // with 552 whatever onData says (onData also stops buffering past the limit).
     size: limits.maxMessageBytes,

@@ -3,7 +3,7 @@
  * role) listeners that route each recipient's mail to that user's store over its LMTP,
  * converting TNEF (winmail.dat) to MIME on the way. Keeps no queue.
  */
-export { startDeliveryNode, type BoundDeliveryListener, type DeliveryNode, type DeliveryNodeOptions } from './delivery-node.ts';
+export { startDeliveryNode, type BoundDeliveryListener, type DeliveryNode, type DeliveryNodeOptions, type DeliveryReloadReport } from './delivery-node.ts';
 export { defaultDeliveryLimits, type DeliveryLimits } from './delivery-limits.ts';
 export type { DeliveryListenerSpec, DeliveryProtocol, DeliveryVirtualServer } from './virtual-server.ts';
 export { DeliveryError, DeliveryErrorCode } from './delivery-error.ts';

@@ -13,7 +13,8 @@ import {
   type ImapResponse,
 } from '@gatehouse/protocol';
 import { ProxyError, ProxyErrorCode } from './proxy-error.ts';
-import { openBackendSocket, upgradeBackendSocket, type BackendTarget, type BackendTimeouts } from './backend-socket.ts';
+import { BackendExchange } from './backend-exchange.ts';
+import { openBackendSocket, type BackendTarget, type BackendTimeouts } from './backend-socket.ts';
 
 export type { BackendTarget, BackendTimeouts, BackendTlsMode } from './backend-socket.ts';
 
@@ -36,29 +37,18 @@ export type BackendLoginResult =
   | { ok: true; socket: net.Socket; capabilities: string[]; pending: Buffer }
   | { ok: false; text: string };
 
-type Waiter = { resolve: (r: ImapResponse) => void; reject: (e: Error) => void };
-
 /** One back-end connection in its pre-login phase. */
 export class BackendConnection {
   readonly target: BackendTarget;
-  readonly timeouts: BackendTimeouts;
-  socket: net.Socket;
+  private readonly link: BackendExchange<ImapResponse>;
   private reader = new ImapResponseReader();
+  /** Responses parsed ahead of a read (the reader frames them without knowing the command). */
   private queue: ImapResponse[] = [];
-  private waiter: Waiter | null = null;
-  private failure: Error | null = null;
   private tagCounter = 0;
-  private readonly onData = (chunk: Buffer): void => this.feed(chunk);
-  private readonly onEnd = (): void =>
-    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name} closed the connection`));
-  private readonly onError = (err: Error): void =>
-    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name}: ${err.message}`, { cause: err }));
 
   private constructor(target: BackendTarget, timeouts: BackendTimeouts, socket: net.Socket) {
     this.target = target;
-    this.timeouts = timeouts;
-    this.socket = socket;
-    this.attach();
+    this.link = new BackendExchange(target, timeouts, socket, (chunk) => this.feed(chunk));
   }
 
   static async connect(target: BackendTarget, timeouts: BackendTimeouts): Promise<BackendConnection> {
@@ -127,20 +117,18 @@ export class BackendConnection {
   }
 
   destroy(): void {
-    this.detach();
-    this.socket.destroy();
+    this.link.destroy();
   }
 
   private pending: Buffer = Buffer.alloc(0);
 
   /** Stops parsing and gives the socket away; unread bytes stay in `pending`. */
   private release(): net.Socket {
-    this.detach();
-    this.socket.pause();
+    const socket = this.link.release();
     const rest = Buffer.concat([...this.queue.map((r) => r.raw), this.reader.takeBuffered()]);
     this.queue = [];
     this.pending = rest;
-    return this.socket;
+    return socket;
   }
 
   private has(cap: string): boolean {
@@ -166,23 +154,20 @@ export class BackendConnection {
     if (this.reader.takeBuffered().length > 0 || this.queue.length > 0) {
       throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent data after STARTTLS`);
     }
-    this.detach();
-    const secure = await upgradeBackendSocket(this.socket, this.target, this.timeouts.connectTimeoutMs);
-    this.socket = secure;
-    this.attach();
+    await this.link.startTls();
   }
 
   /** Sends one command and waits for its tagged answer; untagged lines go to `onUntagged`. */
   private async command(line: string, continuation?: string, onUntagged?: (r: ImapResponse) => void): Promise<ImapResponse> {
     const tag = `G${++this.tagCounter}`;
-    this.socket.write(`${tag} ${line}\r\n`);
+    this.link.write(`${tag} ${line}\r\n`);
     for (;;) {
       const r = await this.read();
       if (r.kind === 'continuation') {
         if (continuation === undefined) {
           throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} asked for an unexpected continuation`);
         }
-        this.socket.write(`${continuation}\r\n`);
+        this.link.write(`${continuation}\r\n`);
         continuation = undefined;
         continue;
       }
@@ -197,58 +182,24 @@ export class BackendConnection {
     }
   }
 
+  /** The next response: a queued one first; after a failure, that failure. */
   private read(): Promise<ImapResponse> {
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<ImapResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${this.target.name} did not answer in ${this.timeouts.responseTimeoutMs} ms`));
-      }, this.timeouts.responseTimeoutMs);
-      this.waiter = {
-        resolve: (r) => { clearTimeout(timer); resolve(r); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
-    });
+    const failure = this.link.failure;
+    if (failure) return Promise.reject(failure);
+    return this.link.wait();
   }
 
   private feed(chunk: Buffer): void {
     try {
       this.reader.push(chunk);
-      for (let r = this.reader.next(); r !== null; r = this.reader.next()) this.deliver(r);
+      for (let r = this.reader.next(); r !== null; r = this.reader.next()) {
+        if (!this.link.deliver(r)) this.queue.push(r);
+      }
     } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)));
+      this.link.fail(err instanceof Error ? err : new Error(String(err)));
     }
-  }
-
-  private deliver(r: ImapResponse): void {
-    const w = this.waiter;
-    if (w) {
-      this.waiter = null;
-      w.resolve(r);
-    } else {
-      this.queue.push(r);
-    }
-  }
-
-  private fail(err: Error): void {
-    if (!this.failure) this.failure = err;
-    const w = this.waiter;
-    this.waiter = null;
-    w?.reject(this.failure);
-  }
-
-  private attach(): void {
-    this.socket.on('data', this.onData);
-    this.socket.on('end', this.onEnd);
-    this.socket.on('error', this.onError);
-  }
-
-  private detach(): void {
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('error', this.onError);
   }
 }
 

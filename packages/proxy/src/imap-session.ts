@@ -1,25 +1,26 @@
 // One client connection from accept to the switch to the pipe: the pre-login state
-// machine of RFC 9051 §3.1 (not authenticated) run by Gatehouse itself. The socket is
-// read in pull mode (paused between chunks) so the parser never holds more than one
-// line limit plus one chunk, and so nothing is read while a login is being decided.
-// At each change of state the reader's buffered bytes are accounted for: discarded at
-// STARTTLS, forwarded to the store at the switch to the pipe.
+// machine of RFC 9051 §3.1 (not authenticated) run by Gatehouse itself. The socket's
+// side (pull-mode reads, STARTTLS, close, the hand-off to the pipe) is ClientConnection's;
+// this class holds the IMAP: the greeting, the commands, the replies and the login.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { ImapCommandReader, filterPostLoginCapabilities, type ImapReaderEvent } from '@gatehouse/protocol';
 import type { Directory } from '@gatehouse/directory';
 import type { Logger } from 'pino';
 import { BackendConnection } from './backend-connection.ts';
+import { ClientConnection } from './client-connection.ts';
 import { accountRefusal, decideLogin, errInfo, type AccountRefusal } from './login-decision.ts';
 import { preAuthCommands, saslMechanisms } from './imap-commands/index.ts';
 import type { PreAuthContext } from './pre-auth-context.ts';
-import { imapNotices, pipeSession, type PipeHandle } from './session-pipe.ts';
+import { startLoginPipe } from './login-pipe.ts';
+import { imapNotices, type PipeHandle } from './session-pipe.ts';
 import type { ImapListenerSpec, VirtualServer } from './virtual-server.ts';
 import { publishSession, type SessionStats } from './session-events.ts';
 import { publishAuth, timedBackendConnect } from './proxy-events.ts';
 import { normalizeAddress, type ClientEndpoint } from './address.ts';
-import { SessionLog, sessionLineFields } from './session-log.ts';
+import { SessionLog } from './session-log.ts';
 
 export interface ImapSessionDeps {
   directory: Directory;
@@ -43,21 +44,16 @@ export class ImapSession implements PreAuthContext {
   /** Where the client connected: the PROXY header's destination, else this node's socket. */
   readonly localAddress: string;
   readonly localPort: number;
-  isTls: boolean;
   user: string | null = null;
   backendName: string | null = null;
   /** The pipe's end reason, set before `close` is published (SessionView). */
   endReason: string | null = null;
-  private socket: net.Socket;
   private readonly deps: ImapSessionDeps;
   private readonly log: SessionLog;
-  /** Pre-login only: released at the switch to the pipe, which never reads commands. */
-  private reader: ImapCommandReader | null;
+  private readonly conn: ClientConnection<ImapReaderEvent>;
   private state: State = 'not-authenticated';
   private commandCount = 0;
   private authFailures = 0;
-  private dataWaiter: ((ok: boolean) => void) | null = null;
-  private authTimer: NodeJS.Timeout | null = null;
   private pipe: PipeHandle | null = null;
   private clientId: string | null = null;
   private ended = false;
@@ -66,9 +62,7 @@ export class ImapSession implements PreAuthContext {
 
   /** `client`: the real client named by a PROXY protocol header, when the listener takes one. */
   constructor(socket: net.Socket, deps: ImapSessionDeps, isTls: boolean, client?: ClientEndpoint) {
-    this.socket = socket;
     this.deps = deps;
-    this.isTls = isTls;
     this.remoteAddress = normalizeAddress(client?.address ?? socket.remoteAddress ?? '');
     this.remotePort = client?.port ?? socket.remotePort ?? 0;
     // Behind a balancer the client connected to the balancer's address, not to this
@@ -76,7 +70,7 @@ export class ImapSession implements PreAuthContext {
     this.localAddress = normalizeAddress(client?.destination?.address ?? socket.localAddress ?? '');
     this.localPort = client?.destination?.port ?? socket.localPort ?? 0;
     const limits = deps.vserver.limits;
-    this.reader = new ImapCommandReader({
+    const reader = new ImapCommandReader({
       maxLineBytes: limits.maxLineBytes,
       maxLiteralBytes: limits.maxLiteralBytes,
       // A LOGIN holds two literals: let both reach the literal limit.
@@ -89,20 +83,22 @@ export class ImapSession implements PreAuthContext {
       listener: deps.listener.name,
       remoteAddress: this.remoteAddress,
     });
+    this.conn = new ClientConnection({ socket, isTls, reader, log: this.log, startedAt: this.startedAt, onClosed: () => this.onClosed() });
   }
 
   start(): void {
     this.log.info({ remotePort: this.remotePort, tls: this.isTls }, 'conn.open');
     publishSession({ event: 'open', session: this });
-    this.attach(this.socket);
-    this.socket.setNoDelay(true);
-    this.socket.setKeepAlive(true, 60_000);
-    this.authTimer = setTimeout(() => this.bye('Autologout; authentication timed out.', 'auth-timeout'), this.deps.vserver.limits.authTimeoutMs);
+    this.conn.start(this.deps.vserver.limits.authTimeoutMs, () => this.bye('Autologout; authentication timed out.', 'auth-timeout'));
     this.write(`* OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.deps.vserver.banner}\r\n`);
     this.run().catch((err: unknown) => {
       this.log.error({ err }, 'session.error');
       this.bye('Internal error.', 'internal-error');
     });
+  }
+
+  get isTls(): boolean {
+    return this.conn.isTls;
   }
 
   get nodeId(): string {
@@ -115,13 +111,7 @@ export class ImapSession implements PreAuthContext {
 
   /** For the session registry and metrics (SessionView): read from the socket when asked. */
   stats(): SessionStats {
-    const socket = this.socket;
-    return {
-      tlsProtocol: this.isTls ? ((socket as tls.TLSSocket).getProtocol?.() ?? null) : null,
-      bytesIn: socket.bytesRead,
-      bytesOut: socket.bytesWritten,
-      state: this.pipe === null ? 'pre-auth' : this.pipe.idling ? 'idle' : 'authenticated',
-    };
+    return this.conn.stats(this.pipe === null ? 'pre-auth' : this.pipe.idling ? 'idle' : 'authenticated');
   }
 
   /** Ends the session with a BYE the client can read (kick, shutdown). */
@@ -143,7 +133,7 @@ export class ImapSession implements PreAuthContext {
   }
 
   write(text: string): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(text);
+    this.conn.write(text);
   }
 
   setClientId(params: Map<string, string>): void {
@@ -153,9 +143,7 @@ export class ImapSession implements PreAuthContext {
   }
 
   async readLine(): Promise<Buffer | null> {
-    if (this.reader === null) return null;
-    this.reader.expectLine();
-    const ev = await this.nextEvent();
+    const ev = await this.conn.nextLine();
     if (ev === null) return null;
     if (ev.type === 'line') return ev.line;
     if (ev.type === 'error') this.readerError(ev);
@@ -164,38 +152,16 @@ export class ImapSession implements PreAuthContext {
 
   logout(tag: string): void {
     this.write(`* BYE Logging out.\r\n${tag} OK Logout completed.\r\n`);
-    this.close('logout');
+    this.conn.close('logout');
   }
 
-  async startTls(tag: string): Promise<void> {
-    // RFC 9051 §6.2.1 / CVE-2011-0411: what was pipelined in cleartext is dropped.
-    const injected = this.reader?.takeBuffered() ?? Buffer.alloc(0);
-    if (injected.length > 0) this.log.warn({ bytes: injected.length }, 'starttls.pipelined_discarded');
-    this.write(`${tag} OK Begin TLS negotiation now.\r\n`);
-    const plain = this.socket;
-    this.detach(plain);
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.secureContext, SNICallback: this.deps.sniCallback });
-    this.socket = secure;
-    this.attach(secure);
-    secure.pause();
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.deps.vserver.limits.tlsHandshakeTimeoutMs);
-      secure.once('secure', () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-      secure.once('close', () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
+  /** RFC 9051 §6.2.1: what was pipelined in cleartext is dropped (ClientConnection.startTls). */
+  startTls(tag: string): Promise<void> {
+    return this.conn.startTls(`${tag} OK Begin TLS negotiation now.\r\n`, {
+      secureContext: this.deps.secureContext,
+      SNICallback: this.deps.sniCallback,
+      handshakeTimeoutMs: this.deps.vserver.limits.tlsHandshakeTimeoutMs,
     });
-    if (!ok) {
-      this.log.info('tls.handshake_failed');
-      this.close('tls-failed');
-      return;
-    }
-    this.isTls = true;
-    this.log.info({ tlsProtocol: secure.getProtocol() }, 'starttls.ok');
   }
 
   async login(tag: string, rawUser: string, password: string): Promise<void> {
@@ -218,9 +184,9 @@ export class ImapSession implements PreAuthContext {
     const { user, backend, credentials: creds } = decision;
     const log = this.log.child({ user: user.name, backend: backend.name });
     const limits = vserver.limits;
-    let conn: BackendConnection;
+    let store: BackendConnection;
     try {
-      conn = await timedBackendConnect(
+      store = await timedBackendConnect(
         backend.name,
         'imap',
         BackendConnection.connect(
@@ -234,21 +200,21 @@ export class ImapSession implements PreAuthContext {
     }
     let outcome: Awaited<ReturnType<BackendConnection['login']>>;
     try {
-      await conn.sendId({
+      await store.sendId({
         remoteAddress: this.remoteAddress,
         remotePort: this.remotePort,
         localAddress: this.localAddress,
         localPort: this.localPort,
         sessionId: this.id,
       });
-      outcome = await conn.login(creds);
+      outcome = await store.login(creds);
     } catch (err) {
-      conn.destroy();
+      store.destroy();
       log.error({ error: errInfo(err) }, 'backend.login_error');
       return this.loginUnavailable(tag, 'Your mail store is unavailable; try again later.');
     }
     if (!outcome.ok) {
-      conn.destroy();
+      store.destroy();
       if (creds.kind === 'user') return this.loginFailed(tag, 'bad-password', user.name, 'AUTHENTICATIONFAILED', 'Authentication failed.');
       log.error({ reason: outcome.text }, 'backend.master_login_refused');
       return this.loginUnavailable(tag, 'Your mail store refused the login; try again later.');
@@ -262,7 +228,7 @@ export class ImapSession implements PreAuthContext {
         return this.loginFailed(tag, refusal, user.name, imapRefusals[refusal].code, imapRefusals[refusal].text);
       }
     }
-    if (this.state !== 'logging-in' || this.socket.destroyed) {
+    if (this.state !== 'logging-in' || this.conn.destroyed) {
       outcome.socket.destroy();
       return;
     }
@@ -281,41 +247,22 @@ export class ImapSession implements PreAuthContext {
     this.state = 'piped';
     this.user = user;
     this.backendName = backendName;
-    this.clearAuthTimer();
     const caps = filterPostLoginCapabilities(capabilities);
     this.write(`${tag} OK [CAPABILITY ${caps.join(' ')}] Logged in.\r\n`);
-    const toBackend = this.reader?.takeBuffered() ?? Buffer.alloc(0);
-    this.reader = null;
-    this.detach(this.socket);
-    // Read now: a TLS socket forgets its protocol once destroyed.
-    const lineFields = sessionLineFields(this);
-    log.info({ ...lineFields, clientId: this.clientId, pipelined: toBackend.length }, 'auth.ok');
     // Nothing is logged until the session closes, maybe hours later: no pino child kept.
-    log.release();
     this.log.release();
-    publishAuth(this, 'ok', 'ok', this.loginStartedAt);
-    publishSession({ event: 'login', session: this });
-    const started = Date.now();
-    this.pipe = pipeSession(this.socket, backend, {
-      toBackend,
-      toClient: fromBackend,
+    this.pipe = startLoginPipe(this, {
+      client: this.conn.handOff(),
+      store: backend,
+      fromStore: fromBackend,
       idleTimeoutMs: this.deps.vserver.limits.sessionIdleTimeoutMs,
       notices: imapNotices,
+      log,
+      authOkFields: { clientId: this.clientId },
+      loginStartedAt: this.loginStartedAt,
       onClose: (summary) => {
         this.state = 'closed';
         this.endReason = summary.reason;
-        log.info(
-          {
-            ...lineFields,
-            reason: summary.reason,
-            durationMs: Date.now() - started,
-            bytesIn: summary.bytesFromClient,
-            bytesOut: summary.bytesFromBackend,
-            byeInjected: summary.byeInjected,
-            compressed: summary.compressed,
-          },
-          'session.close',
-        );
         this.end();
       },
     });
@@ -345,7 +292,7 @@ export class ImapSession implements PreAuthContext {
 
   private async run(): Promise<void> {
     while (this.state === 'not-authenticated') {
-      const ev = await this.nextEvent();
+      const ev = await this.conn.next();
       if (ev === null) return;
       switch (ev.type) {
         case 'literal-wait':
@@ -399,88 +346,25 @@ export class ImapSession implements PreAuthContext {
     this.write(`${ev.tag ?? '*'} BAD ${text}\r\n`);
   }
 
-  private async nextEvent(): Promise<ImapReaderEvent | null> {
-    for (;;) {
-      if (this.state === 'closed') return null;
-      const reader = this.reader;
-      if (reader === null) return null;
-      const ev = reader.next();
-      if (ev !== null) return ev;
-      if (reader.destroyed) return null;
-      const more = await new Promise<boolean>((resolve) => {
-        this.dataWaiter = resolve;
-        this.socket.resume();
-      });
-      if (!more) return null;
-    }
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    this.socket.pause();
-    this.reader?.push(chunk);
-    this.wake(true);
-  };
-
-  private readonly onClose = (): void => {
-    if (this.state === 'piped') return;
+  /** The client's socket closed before the pipe took it (ClientConnection has logged `conn.close`). */
+  private onClosed(): void {
     this.state = 'closed';
-    this.clearAuthTimer();
-    this.wake(false);
     this.end();
-  };
+  }
 
   /** Runs once per session, whichever way it ended. */
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.pipe === null) this.log.info({ durationMs: Date.now() - this.startedAt }, 'conn.close');
     publishSession({ event: 'close', session: this });
     this.deps.onEnd(this);
-  }
-
-  private readonly onError = (err: Error): void => {
-    this.log.info({ error: errInfo(err) }, 'conn.error');
-  };
-
-  /** Clears the login deadline and drops the timer (and the closure it holds). */
-  private clearAuthTimer(): void {
-    if (this.authTimer === null) return;
-    clearTimeout(this.authTimer);
-    this.authTimer = null;
-  }
-
-  private wake(more: boolean): void {
-    const w = this.dataWaiter;
-    this.dataWaiter = null;
-    w?.(more);
-  }
-
-  private attach(socket: net.Socket): void {
-    socket.on('data', this.onData);
-    socket.on('close', this.onClose);
-    socket.on('error', this.onError);
-  }
-
-  private detach(socket: net.Socket): void {
-    socket.off('data', this.onData);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
   }
 
   private bye(text: string, reason: string): void {
     if (this.state === 'closed' || this.state === 'piped') return;
     this.log.info({ reason }, 'conn.bye');
     this.write(`* BYE ${text}\r\n`);
-    this.close(reason);
-  }
-
-  private close(reason: string): void {
-    if (this.state === 'closed') return;
-    this.log.debug({ reason }, 'conn.closing');
-    const socket = this.socket;
-    socket.end();
-    setTimeout(() => socket.destroy(), 2_000).unref();
-    this.onClose();
+    this.conn.close(reason);
   }
 }
 
@@ -498,8 +382,4 @@ const unavailableTexts: Record<'directory' | 'no-backend' | 'draining', string> 
   'no-backend': 'No mail store is assigned to this account.',
   draining: 'Your mail store is under maintenance; try again later.',
 };
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 

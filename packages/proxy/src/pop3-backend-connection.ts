@@ -11,7 +11,8 @@
 // IP address it parsed, a port number, its own session id).
 import net from 'node:net';
 import { Pop3ResponseReader, encodeSaslPlain, parsePop3Capabilities, type Pop3Capability, type Pop3Response } from '@gatehouse/protocol';
-import { openBackendSocket, upgradeBackendSocket, type BackendTarget, type BackendTimeouts } from './backend-socket.ts';
+import { BackendExchange } from './backend-exchange.ts';
+import { openBackendSocket, type BackendTarget, type BackendTimeouts } from './backend-socket.ts';
 import type { StoreCredentials } from './login-decision.ts';
 import { ProxyError, ProxyErrorCode } from './proxy-error.ts';
 
@@ -32,34 +33,24 @@ export type Pop3LoginResult =
 const MAX_COMMAND_BYTES = 253;
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-type Waiter = { multiline: boolean; resolve: (r: Pop3Response) => void; reject: (e: Error) => void };
-
 export class Pop3BackendConnection {
   readonly target: BackendTarget;
-  readonly timeouts: BackendTimeouts;
-  socket: net.Socket;
   /** The store's CAPA list (empty when it has no CAPA); asked again after STLS. */
   capabilities: Pop3Capability[] = [];
   /** Dovecot announces XCLIENT as a code in its greeting when it trusts Gatehouse. */
   private xclientInGreeting = false;
+  private readonly link: BackendExchange<Pop3Response>;
   private reader = new Pop3ResponseReader();
-  private waiter: Waiter | null = null;
-  private failure: Error | null = null;
+  /** How the waiting read frames its response: a multi-line one (CAPA) or one line. */
+  private multiline = false;
   private pending: Buffer = Buffer.alloc(0);
-  private readonly onData = (chunk: Buffer): void => {
-    this.reader.push(chunk);
-    this.poll();
-  };
-  private readonly onEnd = (): void =>
-    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name} closed the connection`));
-  private readonly onError = (err: Error): void =>
-    this.fail(new ProxyError(ProxyErrorCode.BACKEND_UNAVAILABLE, `back-end ${this.target.name}: ${err.message}`, { cause: err }));
 
   private constructor(target: BackendTarget, timeouts: BackendTimeouts, socket: net.Socket) {
     this.target = target;
-    this.timeouts = timeouts;
-    this.socket = socket;
-    this.attach();
+    this.link = new BackendExchange(target, timeouts, socket, (chunk) => {
+      this.reader.push(chunk);
+      this.poll();
+    });
   }
 
   static async connect(target: BackendTarget, timeouts: BackendTimeouts): Promise<Pop3BackendConnection> {
@@ -133,16 +124,14 @@ export class Pop3BackendConnection {
   }
 
   destroy(): void {
-    this.detach();
-    this.socket.destroy();
+    this.link.destroy();
   }
 
   /** Stops parsing and gives the socket away; unread bytes stay in `pending`. */
   private release(): net.Socket {
-    this.detach();
-    this.socket.pause();
+    const socket = this.link.release();
     this.pending = this.reader.takeBuffered();
-    return this.socket;
+    return socket;
   }
 
   private async fetchCapabilities(): Promise<void> {
@@ -160,81 +149,44 @@ export class Pop3BackendConnection {
     if (this.reader.takeBuffered().length > 0) {
       throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent data after STLS`);
     }
-    this.detach();
-    this.socket = await upgradeBackendSocket(this.socket, this.target, this.timeouts.connectTimeoutMs);
-    this.attach();
+    await this.link.startTls();
   }
 
   /** Sends one command and waits for its answer; `continuation` answers one SASL challenge. */
   private async command(line: string, continuation?: string, multiline = false): Promise<Pop3Response> {
-    this.socket.write(`${line}\r\n`);
+    this.link.write(`${line}\r\n`);
     for (;;) {
       const r = await this.read(multiline);
       if (r.status !== null) return r;
       if (continuation === undefined) {
         throw new ProxyError(ProxyErrorCode.BACKEND_PROTOCOL, `back-end ${this.target.name} sent an unexpected challenge`);
       }
-      this.socket.write(`${continuation}\r\n`);
+      this.link.write(`${continuation}\r\n`);
       continuation = undefined;
     }
   }
 
   private read(multiline: boolean): Promise<Pop3Response> {
-    return new Promise<Pop3Response>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        reject(new ProxyError(ProxyErrorCode.BACKEND_TIMEOUT, `back-end ${this.target.name} did not answer in ${this.timeouts.responseTimeoutMs} ms`));
-      }, this.timeouts.responseTimeoutMs);
-      this.waiter = {
-        multiline,
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      // A response that arrived before the store hung up is still delivered first.
-      this.poll();
-      if (this.waiter !== null && this.failure !== null) this.fail(this.failure);
-    });
+    this.multiline = multiline;
+    const response = this.link.wait();
+    // A response that arrived before the store hung up is still delivered first.
+    this.poll();
+    const failure = this.link.failure;
+    if (this.link.waiting && failure !== null) this.link.fail(failure);
+    return response;
   }
 
-  /** Hands the waiter its response if one is complete; never parses without a waiter. */
+  /** Hands the waiting read its response if one is complete; never parses without one. */
   private poll(): void {
-    const w = this.waiter;
-    if (w === null) return;
+    if (!this.link.waiting) return;
     let r: Pop3Response | null;
     try {
-      r = this.reader.next(w.multiline);
+      r = this.reader.next(this.multiline);
     } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)));
+      this.link.fail(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (r === null) return;
-    this.waiter = null;
-    w.resolve(r);
-  }
-
-  private fail(err: Error): void {
-    if (!this.failure) this.failure = err;
-    const w = this.waiter;
-    this.waiter = null;
-    w?.reject(this.failure);
-  }
-
-  private attach(): void {
-    this.socket.on('data', this.onData);
-    this.socket.on('end', this.onEnd);
-    this.socket.on('error', this.onError);
-  }
-
-  private detach(): void {
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('error', this.onError);
+    if (r !== null) this.link.deliver(r);
   }
 }
 

@@ -1,10 +1,9 @@
 // One POP3 client connection from accept to the switch to the pipe: the AUTHORIZATION
 // state of RFC 1939 §4 run by Gatehouse itself, then a byte pipe to the user's store,
 // whose own TRANSACTION and UPDATE states the client reaches unchanged (RETR, TOP, LIST,
-// UIDL byte-exact, dot-stuffing untouched). Built like ImapSession: the socket is read in
-// pull mode (paused between chunks), so the reader never holds more than one line limit
-// plus one chunk and nothing is read while a login is being decided; at STLS the
-// reader's buffered bytes are discarded, at the switch to the pipe forwarded.
+// UIDL byte-exact, dot-stuffing untouched). Built like ImapSession: the socket's side
+// (pull-mode reads, STLS, close, the hand-off to the pipe) is ClientConnection's; this
+// class holds the POP3: the greeting, the commands, the replies and the login.
 //
 // POP3 has no unsolicited responses (RFC 1939 §3): Gatehouse never writes a line the
 // client did not ask for. An authorization timeout closes the connection without a word
@@ -12,19 +11,22 @@
 // no notices. Whatever ends a session before QUIT, the store never enters its UPDATE
 // state, so no message is deleted.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { Pop3CommandReader, pop3Capabilities, type Pop3ReaderEvent } from '@gatehouse/protocol';
 import type { Directory } from '@gatehouse/directory';
 import type { Logger } from 'pino';
 import { normalizeAddress, type ClientEndpoint } from './address.ts';
+import { ClientConnection } from './client-connection.ts';
 import { accountRefusal, decideLogin, errInfo, type AccountRefusal } from './login-decision.ts';
 import { Pop3BackendConnection, type Pop3LoginResult } from './pop3-backend-connection.ts';
-import { Pop3Reply, pop3PreAuthCommands, pop3SaslMechanisms, type Pop3Context } from './pop3-commands/index.ts';
+import { Pop3Reply, pop3PreAuthCommands, saslMechanisms, type Pop3Context } from './pop3-commands/index.ts';
 import { publishSession, type SessionStats } from './session-events.ts';
 import { publishAuth, timedBackendConnect } from './proxy-events.ts';
-import { SessionLog, sessionLineFields } from './session-log.ts';
-import { pipeSession, type PipeHandle } from './session-pipe.ts';
+import { SessionLog } from './session-log.ts';
+import { startLoginPipe } from './login-pipe.ts';
+import type { PipeHandle } from './session-pipe.ts';
 import type { Pop3ListenerSpec, VirtualServer } from './virtual-server.ts';
 
 export interface Pop3SessionDeps {
@@ -58,22 +60,17 @@ export class Pop3Session implements Pop3Context {
   readonly startedAt = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
-  isTls: boolean;
   user: string | null = null;
   backendName: string | null = null;
   /** The pipe's end reason, set before `close` is published (SessionView). */
   endReason: string | null = null;
   pendingUser: string | null = null;
-  private socket: net.Socket;
   private readonly deps: Pop3SessionDeps;
   private readonly log: SessionLog;
-  /** Pre-login only: released at the switch to the pipe, which never reads commands. */
-  private reader: Pop3CommandReader | null;
+  private readonly conn: ClientConnection<Pop3ReaderEvent>;
   private state: State = 'authorization';
   private commandCount = 0;
   private authFailures = 0;
-  private dataWaiter: ((ok: boolean) => void) | null = null;
-  private authTimer: NodeJS.Timeout | null = null;
   private pipe: PipeHandle | null = null;
   private ended = false;
   /** When the current login command started (0: none yet), for the auth latency metric. */
@@ -81,13 +78,11 @@ export class Pop3Session implements Pop3Context {
 
   /** `client`: the real client named by a PROXY protocol header, when the listener takes one. */
   constructor(socket: net.Socket, deps: Pop3SessionDeps, isTls: boolean, client?: ClientEndpoint) {
-    this.socket = socket;
     this.deps = deps;
-    this.isTls = isTls;
     this.remoteAddress = normalizeAddress(client?.address ?? socket.remoteAddress ?? '');
     this.remotePort = client?.port ?? socket.remotePort ?? 0;
     // Commands keep RFC 2449's 255 octets; SASL lines may reach the virtual server's line limit.
-    this.reader = new Pop3CommandReader({ maxLineBytes: Math.max(deps.vserver.limits.maxLineBytes, 253) });
+    const reader = new Pop3CommandReader({ maxLineBytes: Math.max(deps.vserver.limits.maxLineBytes, 253) });
     this.log = new SessionLog(deps.logger, {
       cid: this.id,
       proto: 'pop3',
@@ -95,21 +90,23 @@ export class Pop3Session implements Pop3Context {
       listener: deps.listener.name,
       remoteAddress: this.remoteAddress,
     });
+    this.conn = new ClientConnection({ socket, isTls, reader, log: this.log, startedAt: this.startedAt, onClosed: () => this.onClosed() });
   }
 
   start(): void {
     this.log.info({ remotePort: this.remotePort, tls: this.isTls }, 'conn.open');
     publishSession({ event: 'open', session: this });
-    this.attach(this.socket);
-    this.socket.setNoDelay(true);
-    this.socket.setKeepAlive(true, 60_000);
-    this.authTimer = setTimeout(() => this.hangUp('auth-timeout'), this.deps.vserver.limits.authTimeoutMs);
+    this.conn.start(this.deps.vserver.limits.authTimeoutMs, () => this.hangUp('auth-timeout'));
     // No APOP timestamp in the greeting: APOP is not offered (RFC 1939 §7).
     this.write(`+OK ${this.deps.vserver.banner}\r\n`);
     this.run().catch((err: unknown) => {
       this.log.error({ err }, 'session.error');
       this.finalReply('-ERR [SYS/TEMP] Internal error.\r\n', 'internal-error');
     });
+  }
+
+  get isTls(): boolean {
+    return this.conn.isTls;
   }
 
   get nodeId(): string {
@@ -122,13 +119,7 @@ export class Pop3Session implements Pop3Context {
 
   /** For the session registry and metrics (SessionView): read from the socket when asked. */
   stats(): SessionStats {
-    const socket = this.socket;
-    return {
-      tlsProtocol: this.isTls ? ((socket as tls.TLSSocket).getProtocol?.() ?? null) : null,
-      bytesIn: socket.bytesRead,
-      bytesOut: socket.bytesWritten,
-      state: this.pipe === null ? 'pre-auth' : 'authenticated',
-    };
+    return this.conn.stats(this.pipe === null ? 'pre-auth' : 'authenticated');
   }
 
   /** Ends the session (kick, shutdown): POP3 has no unsolicited goodbye, the connection just closes. */
@@ -142,18 +133,16 @@ export class Pop3Session implements Pop3Context {
     return pop3Capabilities({
       stls: cleartext && this.deps.listener.tls === 'starttls',
       credentials: !cleartext || this.deps.listener.allowPlaintextAuth,
-      mechanisms: pop3SaslMechanisms,
+      mechanisms: saslMechanisms,
     });
   }
 
   write(text: string | Buffer): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(text);
+    this.conn.write(text);
   }
 
   async readLine(): Promise<Buffer | null> {
-    if (this.reader === null) return null;
-    this.reader.expectLine();
-    const ev = await this.nextEvent();
+    const ev = await this.conn.nextLine();
     if (ev === null) return null;
     if (ev.type === 'line') return ev.line;
     if (ev.type === 'error') this.readerError(ev);
@@ -163,40 +152,18 @@ export class Pop3Session implements Pop3Context {
   quit(): void {
     // No UPDATE state before login: nothing to commit (RFC 1939 §4).
     this.write('+OK Logging out.\r\n');
-    this.close('quit');
+    this.conn.close('quit');
   }
 
-  async startTls(): Promise<void> {
-    // RFC 2595 §4 / CVE-2011-0411: what was pipelined in cleartext is dropped, and so is
-    // the USER name given before TLS.
-    const injected = this.reader?.takeBuffered() ?? Buffer.alloc(0);
-    if (injected.length > 0) this.log.warn({ bytes: injected.length }, 'starttls.pipelined_discarded');
+  startTls(): Promise<void> {
+    // RFC 2595 §4 / CVE-2011-0411: what was pipelined in cleartext is dropped
+    // (ClientConnection.startTls), and so is the USER name given before TLS.
     this.pendingUser = null;
-    this.write('+OK Begin TLS negotiation now.\r\n');
-    const plain = this.socket;
-    this.detach(plain);
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.deps.secureContext, SNICallback: this.deps.sniCallback });
-    this.socket = secure;
-    this.attach(secure);
-    secure.pause();
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.deps.vserver.limits.tlsHandshakeTimeoutMs);
-      secure.once('secure', () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-      secure.once('close', () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
+    return this.conn.startTls('+OK Begin TLS negotiation now.\r\n', {
+      secureContext: this.deps.secureContext,
+      SNICallback: this.deps.sniCallback,
+      handshakeTimeoutMs: this.deps.vserver.limits.tlsHandshakeTimeoutMs,
     });
-    if (!ok) {
-      this.log.info('tls.handshake_failed');
-      this.close('tls-failed');
-      return;
-    }
-    this.isTls = true;
-    this.log.info({ tlsProtocol: secure.getProtocol() }, 'starttls.ok');
   }
 
   async login(rawUser: string, password: string): Promise<void> {
@@ -227,9 +194,9 @@ export class Pop3Session implements Pop3Context {
       return this.reply('-ERR [SYS/PERM] Your mail store does not offer POP3.\r\n');
     }
     const limits = vserver.limits;
-    let conn: Pop3BackendConnection;
+    let store: Pop3BackendConnection;
     try {
-      conn = await timedBackendConnect(
+      store = await timedBackendConnect(
         backend.name,
         'pop3',
         Pop3BackendConnection.connect(
@@ -243,16 +210,16 @@ export class Pop3Session implements Pop3Context {
     }
     let outcome: Pop3LoginResult;
     try {
-      const xclient = await conn.sendXclient({ remoteAddress: this.remoteAddress, remotePort: this.remotePort, sessionId: this.id });
+      const xclient = await store.sendXclient({ remoteAddress: this.remoteAddress, remotePort: this.remotePort, sessionId: this.id });
       log.debug({ xclient }, 'backend.xclient');
-      outcome = await conn.login(credentials);
+      outcome = await store.login(credentials);
     } catch (err) {
-      conn.destroy();
+      store.destroy();
       log.error({ error: errInfo(err) }, 'backend.login_error');
       return this.loginUnavailable('Your mail store is unavailable; try again later.');
     }
     if (!outcome.ok) {
-      conn.destroy();
+      store.destroy();
       const code = outcome.code?.toUpperCase() ?? null;
       if (code !== null && RELAYED_CODES.has(code)) {
         log.info({ code }, 'auth.store_refused');
@@ -270,7 +237,7 @@ export class Pop3Session implements Pop3Context {
         return this.loginFailed(refusal, user.name, ACCOUNT_REPLIES[refusal]);
       }
     }
-    if (this.state !== 'logging-in' || this.socket.destroyed) {
+    if (this.state !== 'logging-in' || this.conn.destroyed) {
       outcome.socket.destroy();
       return;
     }
@@ -281,30 +248,22 @@ export class Pop3Session implements Pop3Context {
     this.state = 'piped';
     this.user = user;
     this.backendName = backendName;
-    this.clearAuthTimer();
     // The store's own +OK to the login goes to the client: after login every byte is the store's.
     this.write(reply);
-    const toBackend = this.reader?.takeBuffered() ?? Buffer.alloc(0);
-    this.reader = null;
-    this.detach(this.socket);
-    // Read now: a TLS socket forgets its protocol once destroyed.
-    const lineFields = sessionLineFields(this);
-    log.info({ ...lineFields, pipelined: toBackend.length }, 'auth.ok');
-    publishAuth(this, 'ok', 'ok', this.loginStartedAt);
-    publishSession({ event: 'login', session: this });
-    const started = Date.now();
-    this.pipe = pipeSession(this.socket, backend, {
-      toBackend,
-      toClient: fromBackend,
+    // Nothing is logged until the session closes, maybe hours later: no pino child kept.
+    this.log.release();
+    this.pipe = startLoginPipe(this, {
+      client: this.conn.handOff(),
+      store: backend,
+      fromStore: fromBackend,
       idleTimeoutMs: this.deps.vserver.limits.sessionIdleTimeoutMs,
       notices: null,
+      log,
+      authOkFields: {},
+      loginStartedAt: this.loginStartedAt,
       onClose: (summary) => {
         this.state = 'closed';
         this.endReason = summary.reason;
-        log.info(
-          { ...lineFields, reason: summary.reason, durationMs: Date.now() - started, bytesIn: summary.bytesFromClient, bytesOut: summary.bytesFromBackend },
-          'session.close',
-        );
         this.end();
       },
     });
@@ -339,7 +298,7 @@ export class Pop3Session implements Pop3Context {
 
   private async run(): Promise<void> {
     while (this.state === 'authorization') {
-      const ev = await this.nextEvent();
+      const ev = await this.conn.next();
       if (ev === null) return;
       switch (ev.type) {
         case 'error':
@@ -381,71 +340,18 @@ export class Pop3Session implements Pop3Context {
     this.write('-ERR Syntax error.\r\n');
   }
 
-  private async nextEvent(): Promise<Pop3ReaderEvent | null> {
-    for (;;) {
-      if (this.state === 'closed') return null;
-      const reader = this.reader;
-      if (reader === null) return null;
-      const ev = reader.next();
-      if (ev !== null) return ev;
-      if (reader.destroyed) return null;
-      const more = await new Promise<boolean>((resolve) => {
-        this.dataWaiter = resolve;
-        this.socket.resume();
-      });
-      if (!more) return null;
-    }
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    this.socket.pause();
-    this.reader?.push(chunk);
-    this.wake(true);
-  };
-
-  private readonly onClose = (): void => {
-    if (this.state === 'piped') return;
+  /** The client's socket closed before the pipe took it (ClientConnection has logged `conn.close`). */
+  private onClosed(): void {
     this.state = 'closed';
-    this.clearAuthTimer();
-    this.wake(false);
     this.end();
-  };
+  }
 
   /** Runs once per session, whichever way it ended. */
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.pipe === null) this.log.info({ durationMs: Date.now() - this.startedAt }, 'conn.close');
     publishSession({ event: 'close', session: this });
     this.deps.onEnd(this);
-  }
-
-  private readonly onError = (err: Error): void => {
-    this.log.info({ error: errInfo(err) }, 'conn.error');
-  };
-
-  private clearAuthTimer(): void {
-    if (this.authTimer === null) return;
-    clearTimeout(this.authTimer);
-    this.authTimer = null;
-  }
-
-  private wake(more: boolean): void {
-    const w = this.dataWaiter;
-    this.dataWaiter = null;
-    w?.(more);
-  }
-
-  private attach(socket: net.Socket): void {
-    socket.on('data', this.onData);
-    socket.on('close', this.onClose);
-    socket.on('error', this.onError);
-  }
-
-  private detach(socket: net.Socket): void {
-    socket.off('data', this.onData);
-    socket.off('close', this.onClose);
-    socket.off('error', this.onError);
   }
 
   /** The answer to the client's last command, after which Gatehouse closes the connection. */
@@ -453,31 +359,18 @@ export class Pop3Session implements Pop3Context {
     if (this.state === 'closed' || this.state === 'piped') return;
     this.log.info({ reason }, 'conn.bye');
     this.write(line);
-    this.close(reason);
+    this.conn.close(reason);
   }
 
   /** Ends the connection without a reply: nothing is pending that a line could answer. */
   private hangUp(reason: string): void {
     if (this.state === 'closed' || this.state === 'piped') return;
     this.log.info({ reason }, 'conn.bye');
-    this.close(reason);
-  }
-
-  private close(reason: string): void {
-    if (this.state === 'closed' || this.state === 'piped') return;
-    this.log.debug({ reason }, 'conn.closing');
-    const socket = this.socket;
-    socket.end();
-    setTimeout(() => socket.destroy(), 2_000).unref();
-    this.onClose();
+    this.conn.close(reason);
   }
 }
 
 /** A store's text as printable characters only, bounded: it is relayed into our own reply line. */
 function printable(text: string): string {
   return text.replace(/\p{Cc}/gu, '').slice(0, 200).trim();
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -2,7 +2,6 @@
 // from flags. Stops on SIGINT/SIGTERM after ending every session with a BYE. On SIGHUP
 // re-reads the config file and applies its virtual servers (listeners, certificates,
 // banners, limits) to new connections without touching established sessions.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { loadPemPair } from '@gatehouse/certs';
@@ -13,7 +12,8 @@ import type { GatehouseConfig, VserverConfig } from '../config-schema.ts';
 import { loadConfig, parseConfig } from '../config-load.ts';
 import { CliError } from '../cli-error.ts';
 import { createLogger } from '../logger.ts';
-import { startDeliveryFromConfig } from '../delivery-wiring.ts';
+import { reloadDelivery, startDeliveryFromConfig } from '../delivery-wiring.ts';
+import type { DeliveryNode, DeliveryReloadReport } from '@gatehouse/delivery';
 import type { CommandContext } from '../command-context.ts';
 import type { Logger } from 'pino';
 
@@ -100,9 +100,9 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     process.stderr.write(`gatehouse: admin listening on http://${adminServer.host.includes(':') ? `[${adminServer.host}]` : adminServer.host}:${adminServer.port}/\n`);
   }
   // The LMTP/SMTP front door (protocol: lmtp|smtp listeners), if the config has any.
-  let delivery: Awaited<ReturnType<typeof startDeliveryFromConfig>>;
+  let delivery: DeliveryNode | null;
   try {
-    delivery = await startDeliveryFromConfig(config, directory, logger);
+    delivery = await startDeliveryFromConfig(config, vservers.map((v) => v.tls), directory, logger);
   } catch (err) {
     await adminServer?.close();
     metrics?.close();
@@ -111,19 +111,17 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
     await directory.close();
     throw err;
   }
-  for (const l of delivery?.listeners() ?? []) {
-    process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${l.tls === 'implicit' ? 'implicit TLS' : 'STARTTLS'})
-`);
-  }
   // Installed before the listeners are announced: whoever reads that line may send SIGHUP.
   const started = { config, vservers };
   const runningNode = node;
+  // A reload may start the delivery front door (its first listener) or empty it.
+  const front = { delivery, directory };
   let reloads = Promise.resolve();
   const onHup = (): void => {
-    reloads = reloads.then(() => reloadConfig(values.config, started, runningNode, logger));
+    reloads = reloads.then(() => reloadConfig(values.config, started, runningNode, front, logger));
   };
   process.on('SIGHUP', onHup);
-  for (const l of node.listeners()) printListener(l);
+  for (const l of [...(delivery?.listeners() ?? []), ...node.listeners()]) printListener(l);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'node.stopping');
@@ -136,7 +134,7 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
   await reloads;
   await adminServer?.close();
   metrics?.close();
-  await delivery?.close();
+  await front.delivery?.close();
   await node.close();
   await registrar.close();
   await directory.close();
@@ -159,7 +157,7 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
   return parseConfig(JSON.stringify({ vservers: [vserver] }), 'command line');
 }
 
-function printListener(l: { vserver: string; listener: string; host: string; port: number; protocol: 'imap' | 'pop3'; tls: 'implicit' | 'starttls' }): void {
+function printListener(l: { vserver: string; listener: string; host: string; port: number; protocol: 'imap' | 'pop3' | 'lmtp' | 'smtp'; tls: 'implicit' | 'starttls' }): void {
   const tlsMode = l.tls === 'implicit' ? 'implicit TLS' : l.protocol === 'pop3' ? 'STLS' : 'STARTTLS';
   process.stderr.write(`gatehouse: ${l.vserver}/${l.listener} listening on ${l.host}:${l.port} (${l.protocol}, ${tlsMode})\n`);
 }
@@ -169,7 +167,13 @@ function printListener(l: { vserver: string; listener: string; host: string; por
  * leaves the running config in force. Settings the node cannot change while running are
  * compared with those it started with and named in `config.restart_required`.
  */
-async function reloadConfig(file: string | undefined, started: { config: GatehouseConfig; vservers: VirtualServer[] }, node: { reload(v: VirtualServer[]): Promise<ReloadReport> }, logger: Logger): Promise<void> {
+async function reloadConfig(
+  file: string | undefined,
+  started: { config: GatehouseConfig; vservers: VirtualServer[] },
+  node: { reload(v: VirtualServer[]): Promise<ReloadReport> },
+  front: { delivery: DeliveryNode | null; directory: Directory },
+  logger: Logger,
+): Promise<void> {
   if (file === undefined) {
     logger.error({ code: 'ERR_USAGE', message: 'started with flags, not --config FILE: nothing to re-read' }, 'config.reload_failed');
     return;
@@ -183,24 +187,30 @@ async function reloadConfig(file: string | undefined, started: { config: Gatehou
     logger.error({ code: (err as { code?: unknown }).code, message: (err as Error).message }, 'config.reload_failed');
     return;
   }
-  const restart = restartRequired(started, next, vservers);
+  const restart = restartRequired(started, next);
   if (restart.length > 0) logger.warn({ keys: restart }, 'config.restart_required');
   let report: ReloadReport;
+  let deliveryReport: DeliveryReloadReport;
   try {
     report = await node.reload(vservers);
+    const applied = await reloadDelivery(front.delivery, next, vservers.map((v) => v.tls), front.directory, logger);
+    front.delivery = applied.node;
+    deliveryReport = applied.report;
   } catch (err) {
     logger.error({ code: (err as { code?: unknown }).code, message: (err as Error).message }, 'config.reload_failed');
     return;
   }
-  for (const l of report.opened) printListener(l);
+  for (const l of [...deliveryReport.opened, ...report.opened]) printListener(l);
   const where = (l: { vserver: string; listener: string; host: string; port: number }): string => `${l.vserver}/${l.listener} ${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`;
-  logger[report.failed.length > 0 ? 'warn' : 'info'](
+  // The IMAP/POP3 and the LMTP/SMTP listeners in the same lists.
+  const failed = [...report.failed, ...deliveryReport.failed];
+  logger[failed.length > 0 ? 'warn' : 'info'](
     {
       file,
-      opened: report.opened.map(where),
-      closed: report.closed.map(where),
-      failed: report.failed.map((f) => ({ listener: where(f), code: f.code })),
-      certificatesReloaded: report.certificatesReloaded,
+      opened: [...report.opened, ...deliveryReport.opened].map(where),
+      closed: [...report.closed, ...deliveryReport.closed].map(where),
+      failed: failed.map((f) => ({ listener: where(f), code: f.code })),
+      certificatesReloaded: [...new Set([...report.certificatesReloaded, ...deliveryReport.certificatesReloaded])],
       vserversAdded: report.vserversAdded,
       vserversRemoved: report.vserversRemoved,
     },
@@ -210,28 +220,13 @@ async function reloadConfig(file: string | undefined, started: { config: Gatehou
 
 /**
  * The keys whose change a reload cannot apply: everything outside `vservers` (the
- * directory connection, the registry, the admin listener, the logger are made once), and
- * the LMTP/SMTP front door, which runs as it started.
+ * directory connection, the registry, the admin listener, the logger are made once).
  */
-function restartRequired(started: { config: GatehouseConfig; vservers: VirtualServer[] }, next: GatehouseConfig, nextVservers: VirtualServer[]): string[] {
+function restartRequired(started: { config: GatehouseConfig }, next: GatehouseConfig): string[] {
   const keys = new Set([...Object.keys(started.config), ...Object.keys(next)]);
   keys.delete('vservers');
   const changed = [...keys].filter((k) => JSON.stringify((started.config as Record<string, unknown>)[k]) !== JSON.stringify((next as Record<string, unknown>)[k]));
-  if (deliveryView(started.config, started.vservers) !== deliveryView(next, nextVservers)) changed.push('delivery (lmtp/smtp listeners, deliveryLimits, their banner and certificate)');
   return changed.sort();
-}
-
-/** What the delivery front door was built from, as one comparable string. */
-function deliveryView(config: GatehouseConfig, vservers: VirtualServer[]): string {
-  return JSON.stringify(
-    config.vservers.flatMap((v, i) => {
-      const listeners = v.listeners.filter((l) => l.protocol === 'lmtp' || l.protocol === 'smtp');
-      if (listeners.length === 0) return [];
-      const t = vservers[i]?.tls;
-      const digest = t === undefined ? '' : createHash('sha256').update(t.cert).update('\0').update(t.key).digest('hex');
-      return [{ name: v.name, banner: v.banner, deliveryLimits: v.deliveryLimits, listeners, digest }];
-    }),
-  );
 }
 
 /** Reads and checks one certificate and key; ERR_CERT_INVALID names the virtual server, the config key and the files. */

@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import { pino } from 'pino';
 import type { Test } from 'tap';
-import { generateSelfSigned } from '@gatehouse/certs';
+import { generateSelfSigned, type PemPair } from '@gatehouse/certs';
 import { Directory, hashPassword } from '@gatehouse/directory';
 import { defaultImapLimits, startGatehouseNode, type GatehouseNode } from '@gatehouse/proxy';
 import { startDovecot, startRedis, type DovecotBackend } from '@gatehouse/testkit';
-import { defaultDeliveryLimits, startDeliveryNode, type DeliveryLimits, type DeliveryNode } from '../../src/index.ts';
+import { defaultDeliveryLimits, startDeliveryNode, type DeliveryLimits, type DeliveryNode, type DeliveryVirtualServer } from '../../src/index.ts';
 
 export interface TierUser {
   name: string;
@@ -32,6 +32,10 @@ export interface DeliveryTier {
   prefix: string;
   backends: Record<'be1' | 'be2', DovecotBackend>;
   caPem: string;
+  /** The certificate of the delivery and IMAP listeners (CN and names `localhost`). */
+  cert: PemPair;
+  /** The delivery node's virtual server as started (a reload test changes a copy). */
+  vserver: DeliveryVirtualServer;
   host: string;
   lmtpPort: number;
   smtpPort: number;
@@ -85,24 +89,17 @@ export async function startDeliveryTier(t: Test, opts: DeliveryTierOptions = {})
 
   const cert = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
   const logger = pino({ level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' });
-  const delivery = await startDeliveryNode({
-    directory,
-    logger,
-    nodeId: 'test-node',
-    serverName: 'gatehouse.test',
-    vservers: [
-      {
-        name: 'default',
-        banner: 'Gatehouse delivery',
-        tls: { cert: cert.certPem, key: cert.keyPem },
-        limits: { ...defaultDeliveryLimits, ...opts.limits },
-        listeners: [
-          { name: 'lmtp', host: '127.0.0.1', port: 0, protocol: 'lmtp', tls: 'starttls' },
-          { name: 'smtp', host: '127.0.0.1', port: 0, protocol: 'smtp', tls: 'starttls' },
-        ],
-      },
+  const vserver: DeliveryVirtualServer = {
+    name: 'default',
+    banner: 'Gatehouse delivery',
+    tls: { cert: cert.certPem, key: cert.keyPem },
+    limits: { ...defaultDeliveryLimits, ...opts.limits },
+    listeners: [
+      { name: 'lmtp', host: '127.0.0.1', port: 0, protocol: 'lmtp', tls: 'starttls' },
+      { name: 'smtp', host: '127.0.0.1', port: 0, protocol: 'smtp', tls: 'starttls' },
     ],
-  });
+  };
+  const delivery = await startDeliveryNode({ directory, logger, nodeId: 'test-node', serverName: 'gatehouse.test', vservers: [vserver] });
   t.teardown(() => delivery.close());
   const imap = await startGatehouseNode({
     directory,
@@ -128,6 +125,8 @@ export async function startDeliveryTier(t: Test, opts: DeliveryTierOptions = {})
     prefix,
     backends: { be1, be2 },
     caPem: cert.certPem,
+    cert,
+    vserver,
     host: '127.0.0.1',
     lmtpPort: port('lmtp'),
     smtpPort: port('smtp'),

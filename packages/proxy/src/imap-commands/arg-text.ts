@@ -1,16 +1,10 @@
-// An IMAP astring argument as text: atoms as they are, strings decoded as strict UTF-8.
-// NUL is refused outright: it must never reach a directory key or a back-end command.
+// An IMAP astring argument as text: atoms as they are, strings decoded as strict UTF-8
+// without NUL (utf8-text.ts).
 import type { ImapArg } from '@gatehouse/protocol';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+import { utf8Text } from '../utf8-text.ts';
 
 export function argText(arg: ImapArg): string | null {
   if (arg.kind === 'atom') return arg.value;
   if (arg.kind !== 'string') return null;
-  if (arg.value.includes(0)) return null;
-  try {
-    return utf8.decode(arg.value);
-  } catch {
-    return null;
-  }
+  return utf8Text(arg.value);
 }

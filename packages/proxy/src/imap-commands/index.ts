@@ -8,5 +8,5 @@ import { starttlsCommand } from './starttls.ts';
 export const preAuthCommands: ReadonlyMap<string, PreAuthCommand> = new Map(
   [capabilityCommand, noopCommand, logoutCommand, idCommand, starttlsCommand, loginCommand, authenticateCommand].map((c) => [c.name, c]),
 );
-export { saslMechanisms } from './authenticate.ts';
+export { saslMechanisms } from '../sasl-exchange.ts';
 export type { PreAuthCommand } from './command.ts';

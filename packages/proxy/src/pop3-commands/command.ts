@@ -35,18 +35,6 @@ export const Pop3Reply = {
   AUTH_FAILED: '-ERR [AUTH] Authentication failed.\r\n',
 } as const;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Strict UTF-8 text without NUL, or null. */
-export function utf8Text(bytes: Buffer): string | null {
-  if (bytes.includes(0)) return null;
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
-}
-
 /** True when a command that takes no argument got none (a trailing space is tolerated). */
 export function noArgument(argument: Buffer | null): boolean {
   return argument === null || argument.length === 0;

@@ -8,5 +8,5 @@ import { passCommand, userCommand } from './user-pass.ts';
 export const pop3PreAuthCommands: ReadonlyMap<string, Pop3Command> = new Map(
   [capaCommand, quitCommand, noopCommand, stlsCommand, userCommand, passCommand, authCommand].map((c) => [c.name, c]),
 );
-export { pop3SaslMechanisms } from './auth.ts';
+export { saslMechanisms } from '../sasl-exchange.ts';
 export { Pop3Reply, type Pop3Command, type Pop3Context } from './command.ts';

@@ -1,7 +1,8 @@
 // USER and PASS (RFC 1939 §7). USER only remembers the name: its reply never says whether
 // the user exists (no account oracle). PASS takes the whole rest of its line as the
 // password, spaces included, as RFC 1939 §7 allows, decoded as UTF-8.
-import { Pop3Reply, utf8Text, type Pop3Command } from './command.ts';
+import { utf8Text } from '../utf8-text.ts';
+import { Pop3Reply, type Pop3Command } from './command.ts';
 
 export const userCommand: Pop3Command = {
   name: 'USER',
