@@ -20,12 +20,18 @@ export type GatehouseProcessOptions = {
   startTimeoutMs?: number;
   /**
    * Runs the node with `--expose-gc` and the bench's gc-hook.ts preloaded, so
-   * collectGarbage() can ask it for a full collection (for the memory phase only).
+   * collectGarbage() can ask it for a full collection and memoryUsage() for its heap
+   * figures (for the memory phase only).
    */
   gcHook?: boolean;
   /** The node's verified-password cache TTL; 0 turns it off (every login pays the hash). */
   authCacheTtlMs?: number;
+  /** Node/V8 options for the node (e.g. `--max-semi-space-size=16`), before the script. */
+  nodeOptions?: readonly string[];
 };
+
+/** process.memoryUsage() of the node and the size of V8's new space (young generation), in bytes, as the bench's GC hook reports them. */
+export type NodeMemoryUsage = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number; newSpace: number };
 
 export type GatehouseProcess = {
   pid: number;
@@ -36,8 +42,10 @@ export type GatehouseProcess = {
   rssKiB(): number;
   /** The last lines the node wrote to stderr (for error messages). */
   output(): string;
-  /** A full, compacting GC in the node (needs `gcHook`); resolves when it is done. */
-  collectGarbage(): Promise<void>;
+  /** A full, compacting GC in the node (needs `gcHook`); resolves when it is done, with the node's memory usage after it. */
+  collectGarbage(): Promise<NodeMemoryUsage | null>;
+  /** The node's memory usage now, with no GC (needs `gcHook`). */
+  memoryUsage(): Promise<NodeMemoryUsage | null>;
   stop(): Promise<void>;
 };
 
@@ -76,7 +84,7 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
 
   const main = path.join(opts.repoRoot, 'packages', 'cli', 'src', 'main.ts');
   const hook = path.join(import.meta.dirname, 'gc-hook.ts');
-  const args = [...(opts.gcHook ? ['--expose-gc', '--import', pathToFileURL(hook).href] : []), main, 'serve', '--config', configPath];
+  const args = [...(opts.nodeOptions ?? []), ...(opts.gcHook ? ['--expose-gc', '--import', pathToFileURL(hook).href] : []), main, 'serve', '--config', configPath];
   const guarded = existsSync(SETPRIV);
   const child = spawn(guarded ? SETPRIV : process.execPath, guarded ? ['--pdeathsig', 'KILL', process.execPath, ...args] : args, {
     cwd: opts.repoRoot,
@@ -84,20 +92,29 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
     env: { ...process.env, GATEHOUSE_REDIS_URL: '' },
   });
   let output = '';
-  let gcDone = 0;
-  let onGcDone: (() => void) | null = null;
+  // The hook's replies, counted by kind, each with the memory usage it reported.
+  const replies = { gc: 0, usage: 0 };
+  let lastUsage: NodeMemoryUsage | null = null;
+  let onReply: (() => void) | null = null;
+  let partial = '';
   const keep = (chunk: Buffer): void => {
-    const text = chunk.toString('utf8');
-    output = (output + text).slice(-OUTPUT_KEEP);
-    const done = text.match(/^gatehouse-bench: gc \d+ done/gm);
-    if (done !== null) {
-      gcDone += done.length;
-      onGcDone?.();
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_KEEP);
+  };
+  const keepStderr = (chunk: Buffer): void => {
+    keep(chunk);
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^gatehouse-bench: (gc|usage) \d+[^{]*(\{.*\})?$/.exec(line);
+      if (m === null) continue;
+      replies[m[1] === 'gc' ? 'gc' : 'usage']++;
+      lastUsage = parseUsage(m[2]);
+      onReply?.();
     }
   };
   // Both pipes are drained for the whole life of the child (a full pipe would block it).
   child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  child.stderr?.on('data', keepStderr);
   child.on('error', () => {});
 
   let exited = child.exitCode !== null;
@@ -113,22 +130,22 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
     }
   };
 
-  /** Sends SIGUSR2 and waits for the hook's "gc N done" line on stderr. */
-  const collectGarbage = (): Promise<void> => {
+  /** Sends the hook its signal and waits for its reply line on stderr ("gc N done …" or "usage N …"). */
+  const ask = (kind: 'gc' | 'usage'): Promise<NodeMemoryUsage | null> => {
     if (!opts.gcHook) return Promise.reject(new Error('gatehouse node was started without the gc hook'));
-    const want = gcDone + 1;
-    return new Promise<void>((resolve, reject) => {
+    const want = replies[kind] + 1;
+    return new Promise<NodeMemoryUsage | null>((resolve, reject) => {
       const timer = setTimeout(() => {
-        onGcDone = null;
-        reject(new Error(`gatehouse node did not report a GC within 30 s:\n${output}`));
+        onReply = null;
+        reject(new Error(`gatehouse node did not answer ${kind} within 30 s:\n${output}`));
       }, 30_000);
-      onGcDone = () => {
-        if (gcDone < want) return;
+      onReply = () => {
+        if (replies[kind] < want) return;
         clearTimeout(timer);
-        onGcDone = null;
-        resolve();
+        onReply = null;
+        resolve(lastUsage);
       };
-      child.kill('SIGUSR2');
+      child.kill(kind === 'gc' ? 'SIGUSR2' : 'SIGWINCH');
     });
   };
 
@@ -143,12 +160,24 @@ export async function startGatehouseProcess(opts: GatehouseProcessOptions): Prom
       configPath,
       rssKiB: () => readRssKiB(pid),
       output: () => output,
-      collectGarbage: () => collectGarbage(),
+      collectGarbage: () => ask('gc'),
+      memoryUsage: () => ask('usage'),
       stop,
     };
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+function parseUsage(json: string | undefined): NodeMemoryUsage | null {
+  if (json === undefined) return null;
+  try {
+    const v = JSON.parse(json) as Partial<Record<keyof NodeMemoryUsage, unknown>>;
+    const n = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+    return { rss: n(v.rss), heapTotal: n(v.heapTotal), heapUsed: n(v.heapUsed), external: n(v.external), arrayBuffers: n(v.arrayBuffers), newSpace: n(v.newSpace) };
+  } catch {
+    return null;
   }
 }
 

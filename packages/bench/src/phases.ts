@@ -191,15 +191,41 @@ export type MemoryResult = {
   baselineKiB: number;
   /** VmRSS `settleMs` after the last login, no GC: the sessions plus the garbage of opening them. */
   loadedKiB: number;
-  /** VmRSS after a full GC, every session still open (null without `collectGarbage`). */
-  loadedAfterGcKiB: number | null;
-  afterCloseKiB: number;
   /** (loaded − baseline) / sessions: right after the burst of logins. */
   perSessionKiB: number;
+  /** VmRSS sampled every IDLE_SAMPLE_MS for `idleSeconds` after `loadedKiB`, no GC asked (empty when idleSeconds is 0). */
+  idleSamples: Array<{ seconds: number; kib: number }>;
+  /** (last idle sample − baseline) / sessions (null when idleSeconds is 0). */
+  perSessionIdleKiB: number | null;
+  /** The node's memory usage at the last idle sample, no GC (null when idleSeconds is 0 or the node does not report it). */
+  idleUsage: MemoryUsage | null;
+  /** VmRSS after a full GC, every session still open (null without `collectGarbage`). */
+  loadedAfterGcKiB: number | null;
+  /** The node's memory usage after that GC (null unless the node reports it). */
+  loadedAfterGcUsage: MemoryUsage | null;
+  afterCloseKiB: number;
   /** (loaded after GC − baseline) / sessions: what the idle sessions keep (null without `collectGarbage`). */
   perSessionAfterGcKiB: number | null;
+  /**
+   * Where the after-GC growth per session is (null unless the node reports its memory
+   * usage): V8's heap in use, memory outside it that V8 knows of (Buffers, of which
+   * ArrayBuffers), and the rest of the RSS (TLS and socket state, allocator, code).
+   */
+  perSessionSplitKiB: { heapUsed: number; external: number; arrayBuffers: number; rest: number } | null;
   openSeconds: number;
 };
+
+/** process.memoryUsage() of the node and V8's new space (young generation), in bytes. */
+export type MemoryUsage = { heapTotal: number; heapUsed: number; external: number; arrayBuffers: number; newSpace: number };
+
+function usageSplit(before: MemoryUsage | null, after: MemoryUsage | null, perSessionKiB: number, sessions: number): MemoryResult['perSessionSplitKiB'] {
+  if (before === null || after === null) return null;
+  const per = (k: keyof MemoryUsage): number => (after[k] - before[k]) / 1024 / sessions;
+  // arrayBuffers is part of external; external is outside the V8 heap but may be in the RSS.
+  return { heapUsed: per('heapUsed'), external: per('external'), arrayBuffers: per('arrayBuffers'), rest: perSessionKiB - per('heapUsed') - per('external') };
+}
+
+const IDLE_SAMPLE_MS = 5000;
 
 /** A GC in the node is synchronous; this only lets freed pages leave RSS before it is read. */
 const GC_SETTLE_MS = 500;
@@ -221,25 +247,39 @@ async function settledRss(rss: () => number, settleMs: number): Promise<number> 
  * first, so one-time costs (code paths compiled, TLS context, Redis pipeline) are in the
  * baseline rather than spread over the sessions.
  *
- * RSS read shortly after a burst of logins includes their garbage: V8 keeps the heap it
- * grew to until it collects and, idle, gives it back only a minute or two later. With
- * `collectGarbage` (a full GC in the node) the baseline is read after one, and the loaded
- * RSS both before one (the burst's garbage included) and after one (what the sessions
- * keep: live objects, plus native memory no GC touches).
+ * RSS read shortly after a burst of logins includes their garbage, and V8 grows its young
+ * generation during such a burst (up to 2 x --max-semi-space-size; 128 MiB on a box with
+ * plenty of memory) and keeps it while the node allocates anything at all (heartbeats,
+ * load events, any traffic); only a node with no allocation for a minute or two gives it
+ * back. So the RSS is read three ways: `settleMs` after the last login; with
+ * `idleSeconds`, after that long idle, still with no GC (what an operator's node shows;
+ * `idleUsage` says how much of it is the young generation, a cost per process, not per
+ * session); and with `collectGarbage` (a full GC in the node that shrinks the young
+ * generation, also done before the baseline) what the sessions themselves keep: live
+ * objects, plus native memory no GC touches.
  */
 export async function measureIdleMemory(
   target: TlsTarget,
   user: BenchUser,
   rss: () => number,
-  opts: { sessions: number; concurrency: number; warmup: number; settleMs: number; collectGarbage?: () => Promise<void> },
+  opts: {
+    sessions: number;
+    concurrency: number;
+    warmup: number;
+    settleMs: number;
+    idleSeconds?: number;
+    collectGarbage?: () => Promise<MemoryUsage | null>;
+    memoryUsage?: () => Promise<MemoryUsage | null>;
+  },
   progress: Progress,
 ): Promise<MemoryResult> {
   const collect = opts.collectGarbage;
   await runPool(opts.warmup, opts.concurrency, () => loginCycle(target, user));
   const baselineBeforeGcKiB = await settledRss(rss, opts.settleMs);
   let baselineKiB = baselineBeforeGcKiB;
+  let baselineUsage: MemoryUsage | null = null;
   if (collect) {
-    await collect();
+    baselineUsage = await collect();
     baselineKiB = await settledRss(rss, GC_SETTLE_MS);
   }
   progress(`  node RSS before: ${baselineKiB} KiB${collect ? ` after a full GC (${baselineBeforeGcKiB} KiB before it)` : ''}; opening ${opts.sessions} sessions, ${opts.concurrency} at a time`);
@@ -258,29 +298,50 @@ export async function measureIdleMemory(
     });
     const openSeconds = msSince(start) / 1000;
     const loadedKiB = await settledRss(rss, opts.settleMs);
+    progress(`  node RSS with ${open.length} idle sessions: ${loadedKiB} KiB (opened in ${openSeconds.toFixed(1)} s)`);
+
+    const idleSamples: MemoryResult['idleSamples'] = [];
+    const idleSeconds = opts.idleSeconds ?? 0;
+    let idleUsage: MemoryUsage | null = null;
+    if (idleSeconds > 0) {
+      progress(`  idling ${idleSeconds} s, no GC asked`);
+      const idleStart = Date.now();
+      while (Date.now() - idleStart < idleSeconds * 1000) {
+        await sleep(Math.min(IDLE_SAMPLE_MS, idleSeconds * 1000 - (Date.now() - idleStart)));
+        idleSamples.push({ seconds: Math.round((Date.now() - idleStart) / 1000), kib: rss() });
+      }
+      idleUsage = (await opts.memoryUsage?.()) ?? null;
+      progress(`  node RSS while idle: ${idleSamples.map((x) => `${x.seconds}s ${x.kib}`).join(', ')} KiB`);
+    }
+    const lastIdle = idleSamples.at(-1);
+
     let loadedAfterGcKiB: number | null = null;
+    let loadedAfterGcUsage: MemoryUsage | null = null;
     if (collect) {
-      await collect();
+      loadedAfterGcUsage = await collect();
       loadedAfterGcKiB = await settledRss(rss, GC_SETTLE_MS);
+      progress(`  node RSS after a full GC: ${loadedAfterGcKiB} KiB`);
     }
     const gone = open.filter((c) => c.closed).length;
     if (gone > 0) throw new Error(`${gone} of ${open.length} idle sessions were closed by the server`);
-    progress(
-      `  node RSS with ${open.length} idle sessions: ${loadedKiB} KiB` +
-        `${loadedAfterGcKiB === null ? '' : `, ${loadedAfterGcKiB} KiB after a full GC`} (opened in ${openSeconds.toFixed(1)} s)`,
-    );
     for (const c of open) c.destroy();
     open.length = 0;
     const afterCloseKiB = await settledRss(rss, opts.settleMs);
+    const perSessionAfterGcKiB = loadedAfterGcKiB === null ? null : (loadedAfterGcKiB - baselineKiB) / opts.sessions;
     return {
       sessions: opts.sessions,
       baselineBeforeGcKiB,
       baselineKiB,
       loadedKiB,
-      loadedAfterGcKiB,
-      afterCloseKiB,
       perSessionKiB: (loadedKiB - baselineKiB) / opts.sessions,
-      perSessionAfterGcKiB: loadedAfterGcKiB === null ? null : (loadedAfterGcKiB - baselineKiB) / opts.sessions,
+      idleSamples,
+      perSessionIdleKiB: lastIdle === undefined ? null : (lastIdle.kib - baselineKiB) / opts.sessions,
+      idleUsage,
+      loadedAfterGcKiB,
+      loadedAfterGcUsage,
+      afterCloseKiB,
+      perSessionAfterGcKiB,
+      perSessionSplitKiB: perSessionAfterGcKiB === null ? null : usageSplit(baselineUsage, loadedAfterGcUsage, perSessionAfterGcKiB, opts.sessions),
       openSeconds,
     };
   } finally {

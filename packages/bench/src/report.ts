@@ -56,15 +56,22 @@ export function latencyRow(id: string, metric: string, direct: number, gatehouse
 }
 
 /**
- * The idle-session memory row. The target applies to what idle sessions keep (after a
- * full GC in the node); the figure read right after opening them, garbage included, is
- * its own INFO row.
+ * The idle-session memory rows. The target applies to what idle sessions keep (after a
+ * full GC in the node); the figures read right after opening them and after idling, with
+ * no GC (V8's young generation and garbage included), are INFO rows.
  */
-export function memoryRow(kibPerSession: number, sessions: number, kind: 'after-gc' | 'before-gc' | 'no-gc-available'): Row {
-  const targeted = kind !== 'before-gc';
+export function memoryRow(kibPerSession: number, sessions: number, kind: 'after-gc' | 'before-gc' | 'idle' | 'no-gc-available', idleSeconds = 0): Row {
+  const targeted = kind === 'after-gc' || kind === 'no-gc-available';
+  const ids = { 'after-gc': 'idle_session_kib', 'no-gc-available': 'idle_session_kib', 'before-gc': 'idle_session_kib_before_gc', idle: 'idle_session_kib_idle_no_gc' } as const;
+  const metrics = {
+    'after-gc': `Memory per idle TLS session (${sessions})`,
+    'no-gc-available': `Memory per idle TLS session (${sessions})`,
+    'before-gc': '  RSS growth per session before GC',
+    idle: `  RSS growth per session after ${idleSeconds} s idle, no GC`,
+  } as const;
   return {
-    id: kind === 'before-gc' ? 'idle_session_kib_before_gc' : 'idle_session_kib',
-    metric: kind === 'before-gc' ? '  RSS growth per session before GC' : `Memory per idle TLS session (${sessions})`,
+    id: ids[kind],
+    metric: metrics[kind],
     unit: 'KiB',
     direct: null,
     gatehouse: kibPerSession,

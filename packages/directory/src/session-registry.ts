@@ -11,8 +11,9 @@
  *   gh:nodes                 zset   node id → time of its last heartbeat (ms since epoch)
  *   gh:kick                  pub/sub channel of kick requests (JSON)
  *
- * The owning node writes a session when it logs in, rewrites it (with its byte counts
- * and state) and every TTL at each heartbeat, and deletes it when it ends. A node that
+ * The owning node writes a session when it logs in, refreshes every TTL at each
+ * heartbeat (rewriting a session's byte counts and state when they changed, the whole
+ * hash when Redis lost it), and deletes it when it ends. A node that
  * dies stops refreshing: its hashes, its index set and its node hash expire within
  * ttlMs, measured by Redis's own clock (no clock skew between nodes matters), and
  * listings skip a node whose hash is gone. The sorted set is only the list of names to
@@ -58,6 +59,9 @@ export interface SessionRecord {
   readonly bytesOut: number;
   readonly state: SessionState;
 }
+
+/** The fields of a session hash that change while it lives: what refresh() rewrites. */
+export type SessionFigures = Pick<SessionRecord, 'lastActivity' | 'bytesIn' | 'bytesOut' | 'state'>;
 
 export interface NodeStatus {
   readonly node: string;
@@ -277,26 +281,15 @@ export class SessionRegistry {
   /**
    * One heartbeat of a node: its status hash, its place in the nodes set, every session
    * it holds rewritten with a fresh TTL. Pass all of the node's sessions: this also
-   * repairs writes that failed during a Redis outage.
+   * repairs writes that failed during a Redis outage. A node that remembers what it
+   * wrote sends much less with refresh().
    */
   async heartbeat(status: NodeStatus, sessions: readonly SessionRecord[]): Promise<void> {
     const k = this.keys;
     const node = validateNodeId(status.node);
     const ttlMs = status.ttlMs;
-    const now = Date.now();
     try {
-      const ops: Promise<unknown>[] = [
-        this.#r.hset(k.node(node), ...fieldsOf(status, NODE_FIELDS)),
-        this.#r.pexpire(k.node(node), ttlMs),
-        this.#r.zadd(k.nodes, now, node),
-        this.#r.zremrangebyscore(k.nodes, '-inf', now - PRUNE_NODES_AFTER_MS),
-      ];
-      const index = k.nodeSessions(node);
-      for (let i = 0; i < sessions.length; i += BATCH) {
-        ops.push(this.#r.sadd(index, ...sessions.slice(i, i + BATCH).map((s) => s.id)));
-      }
-      ops.push(this.#r.pexpire(index, ttlMs));
-      await Promise.all(ops);
+      await this.#writeNode(status, sessions.map((s) => s.id));
       for (let i = 0; i < sessions.length; i += BATCH) {
         await Promise.all(
           sessions.slice(i, i + BATCH).flatMap((s) => [this.#r.hset(k.session(s.id), ...fieldsOf(s, SESSION_FIELDS)), this.#r.pexpire(k.session(s.id), ttlMs)]),
@@ -305,6 +298,72 @@ export class SessionRegistry {
     } catch (err) {
       throw unavailable(err, `heartbeat of node ${node}`);
     }
+  }
+
+  /**
+   * The heartbeat of a node that remembers which of its sessions it has written (with
+   * put()): the node's status, its place in the nodes set and its index of `ids` as
+   * heartbeat() writes them; then, per session, a fresh TTL, preceded by its new figures
+   * for the ids in `changed`. An idle session thus costs one short PEXPIRE per heartbeat
+   * instead of a whole hash, which matters for a node's memory: the Redis client
+   * allocates kilobytes per command (about 5 KB for a PEXPIRE, 10 KB for a whole HSET),
+   * and the garbage of whole-record heartbeats kept V8's young generation at its largest.
+   *
+   * Resolves with the ids whose hash is gone (it expired while Redis was unreachable, or
+   * Redis lost its data): the caller writes those again, whole, with put(). A figure
+   * write goes before the TTL, so a hash found gone that way keeps its TTL until then.
+   */
+  async refresh(status: NodeStatus, ids: readonly string[], changed: ReadonlyMap<string, SessionFigures>): Promise<string[]> {
+    const k = this.keys;
+    const node = validateNodeId(status.node);
+    const ttlMs = status.ttlMs;
+    const gone: string[] = [];
+    try {
+      await this.#writeNode(status, ids);
+      for (let i = 0; i < ids.length; i += BATCH) {
+        const batch = ids.slice(i, i + BATCH);
+        // Per id, a reply that tells whether its hash existed: PEXPIRE answers 0 for a
+        // missing key, HSET the number of fields it had to create.
+        const probes: Promise<number>[] = [];
+        const expiries: Promise<number>[] = [];
+        for (const id of batch) {
+          const key = k.session(id);
+          const f = changed.get(id);
+          if (f === undefined) {
+            probes.push(this.#r.pexpire(key, ttlMs));
+          } else {
+            probes.push(this.#r.hset(key, 'lastActivity', f.lastActivity, 'bytesIn', f.bytesIn, 'bytesOut', f.bytesOut, 'state', f.state));
+            expiries.push(this.#r.pexpire(key, ttlMs));
+          }
+        }
+        const [answers] = await Promise.all([Promise.all(probes), Promise.all(expiries)]);
+        for (let j = 0; j < batch.length; j++) {
+          const id = batch[j] as string;
+          if (changed.has(id) ? answers[j] !== 0 : answers[j] === 0) gone.push(id);
+        }
+      }
+    } catch (err) {
+      throw unavailable(err, `heartbeat of node ${node}`);
+    }
+    return gone;
+  }
+
+  /** The node's status hash, its place in the nodes set, its index set holding `ids`; each with a fresh TTL. */
+  async #writeNode(status: NodeStatus, ids: readonly string[]): Promise<void> {
+    const k = this.keys;
+    const node = status.node;
+    const ttlMs = status.ttlMs;
+    const now = Date.now();
+    const ops: Promise<unknown>[] = [
+      this.#r.hset(k.node(node), ...fieldsOf(status, NODE_FIELDS)),
+      this.#r.pexpire(k.node(node), ttlMs),
+      this.#r.zadd(k.nodes, now, node),
+      this.#r.zremrangebyscore(k.nodes, '-inf', now - PRUNE_NODES_AFTER_MS),
+    ];
+    const index = k.nodeSessions(node);
+    for (let i = 0; i < ids.length; i += BATCH) ops.push(this.#r.sadd(index, ...ids.slice(i, i + BATCH)));
+    ops.push(this.#r.pexpire(index, ttlMs));
+    await Promise.all(ops);
   }
 
   /**

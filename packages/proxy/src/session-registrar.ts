@@ -6,9 +6,13 @@
 // session of the node).
 //
 // Heartbeat: every heartbeatMs the node rewrites its status (sessions, logins/s,
-// bytes/s) and all its sessions with their current byte counts and state, each with a
-// TTL of ttlMs. A node killed without a chance to clean up thus disappears from
-// `gatehouse who` within ttlMs (keep ttlMs at least two or three heartbeats).
+// bytes/s) and refreshes the TTL (ttlMs) of all its sessions, rewriting the byte counts
+// and state of those that changed and, whole, those Redis lost. A node killed without a
+// chance to clean up thus disappears from `gatehouse who` within ttlMs (keep ttlMs at
+// least two or three heartbeats). Only what changed is sent because the Redis client
+// allocates kilobytes per command: rewriting every record at every heartbeat made 33 MB
+// of garbage per heartbeat with 2,000 idle sessions, which kept V8's young generation at
+// its largest and an idle node's RSS growing (docs/configuration.md#memory).
 //
 // Live feed: the registrar also publishes this node's tier events (login, logout, kick,
 // and its load every loadEventMs) on the events channel (tier-events.ts in
@@ -26,10 +30,11 @@ import {
   type KickSubscription,
   type NodeStatus,
   type SessionRecord,
+  type SessionState,
   type TierEvent,
 } from '@gatehouse/directory';
 import type { Logger } from 'pino';
-import { sessionChannel, type SessionEvent, type SessionView } from './session-events.ts';
+import { sessionChannel, type SessionEvent, type SessionStats, type SessionView } from './session-events.ts';
 
 export interface SessionRegistrarOptions {
   directory: Directory;
@@ -57,8 +62,22 @@ export interface SessionRegistrar {
 
 interface Entry {
   readonly view: SessionView;
+  /** bytesIn + bytesOut when last looked at, and since when (the record's lastActivity). */
   lastBytes: number;
   lastActivity: number;
+  /** Whether Redis holds its record: being written (put in flight), yes, or not (a put failed). */
+  stored: 'pending' | 'yes' | 'no';
+  /** The figures Redis holds (sentState null: unknown, rewrite them). */
+  sentIn: number;
+  sentOut: number;
+  sentState: SessionState | null;
+}
+
+type Figures = Pick<SessionRecord, 'lastActivity' | 'bytesIn' | 'bytesOut' | 'state'>;
+
+/** The login event comes just before the pipe exists, when the session still reads as pre-auth. */
+function registeredState(st: SessionStats): SessionState {
+  return st.state === 'pre-auth' ? 'authenticated' : st.state;
 }
 
 /** The diagnostics channel on which kicks carried out by a registrar are published (for the live feed and metrics). */
@@ -121,14 +140,17 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
     void p.finally(() => inFlight.delete(p));
   };
 
-  const record = (e: Entry, now: number): SessionRecord => {
-    const s = e.view;
-    const st = s.stats();
+  /** Moves lastActivity to now if bytes moved since the last look. */
+  const touch = (e: Entry, st: SessionStats, now: number): void => {
     const bytes = st.bytesIn + st.bytesOut;
     if (bytes !== e.lastBytes) {
       e.lastBytes = bytes;
       e.lastActivity = now;
     }
+  };
+
+  const record = (e: Entry, st: SessionStats): SessionRecord => {
+    const s = e.view;
     return {
       id: s.id,
       user: s.user ?? '',
@@ -143,9 +165,39 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
       lastActivity: new Date(e.lastActivity).toISOString(),
       bytesIn: st.bytesIn,
       bytesOut: st.bytesOut,
-      // The login event comes just before the pipe exists, when the session still reads as pre-auth.
-      state: st.state === 'pre-auth' ? 'authenticated' : st.state,
+      state: registeredState(st),
     };
+  };
+
+  /**
+   * Writes a live session's whole record `r`; resolves true once Redis holds it, false if
+   * the write failed (the next heartbeat tries again). Its figures are remembered as sent.
+   */
+  const write = (e: Entry, r: SessionRecord): Promise<boolean> => {
+    e.stored = 'pending';
+    return registry.put(r, ttlMs).then(
+      () => {
+        if (e.stored === 'pending') {
+          e.stored = 'yes';
+          e.sentIn = r.bytesIn;
+          e.sentOut = r.bytesOut;
+          e.sentState = r.state;
+        }
+        ok();
+        return true;
+      },
+      (err: unknown) => {
+        e.stored = 'no';
+        failed('put')(err);
+        return false;
+      },
+    );
+  };
+
+  const store = (e: Entry, now: number): Promise<boolean> => {
+    const st = e.view.stats();
+    touch(e, st, now);
+    return write(e, record(e, st));
   };
 
   const onSession = (message: unknown): void => {
@@ -172,11 +224,12 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
     if (event === 'login') {
       logins++;
       const now = Date.now();
-      const st = session.stats();
-      const e: Entry = { view: session, lastBytes: st.bytesIn + st.bytesOut, lastActivity: now };
+      const e: Entry = { view: session, lastBytes: -1, lastActivity: now, stored: 'pending', sentIn: 0, sentOut: 0, sentState: null };
       live.set(session.id, e);
-      const r = record(e, now);
-      track(registry.put(r, ttlMs).then(ok, failed('put')));
+      const st = session.stats();
+      touch(e, st, now);
+      const r = record(e, st);
+      track(write(e, r));
       emit({ type: 'login', at: new Date(now).toISOString(), session: r });
     } else if (event === 'close') {
       const e = live.get(session.id);
@@ -221,14 +274,29 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
 
   const heartbeat = async (): Promise<void> => {
     const now = Date.now();
-    const records: SessionRecord[] = [];
+    // Sessions whose record Redis holds (refreshed), those of them whose figures changed, and those to write whole.
+    const ids: string[] = [];
+    const changed = new Map<string, Figures>();
+    const rewrite: Entry[] = [];
     let bytesIn = closedBytesIn;
     let bytesOut = closedBytesOut;
     for (const e of live.values()) {
-      const r = record(e, now);
-      records.push(r);
-      bytesIn += r.bytesIn;
-      bytesOut += r.bytesOut;
+      const st = e.view.stats();
+      bytesIn += st.bytesIn;
+      bytesOut += st.bytesOut;
+      touch(e, st, now);
+      if (e.stored === 'pending') continue; // its put is in flight and sets the TTL
+      if (e.stored === 'no') {
+        rewrite.push(e);
+        continue;
+      }
+      ids.push(e.view.id);
+      const state = registeredState(st);
+      if (st.bytesIn === e.sentIn && st.bytesOut === e.sentOut && state === e.sentState) continue;
+      changed.set(e.view.id, { lastActivity: new Date(e.lastActivity).toISOString(), bytesIn: st.bytesIn, bytesOut: st.bytesOut, state });
+      e.sentIn = st.bytesIn;
+      e.sentOut = st.bytesOut;
+      e.sentState = state;
     }
     const seconds = Math.max(0.001, (now - lastTotals.at) / 1000);
     const status: NodeStatus = {
@@ -237,7 +305,7 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
       heartbeatAt: new Date(now).toISOString(),
       heartbeatMs,
       ttlMs,
-      sessions: records.length,
+      sessions: live.size,
       logins,
       loginsPerSec: round((logins - loginsAtLastBeat) / seconds),
       bytesInPerSec: Math.round(Math.max(0, bytesIn - lastTotals.bytesIn) / seconds),
@@ -250,9 +318,21 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
         await registry.remove(nodeId, id);
         pendingRemovals.delete(id);
       }
-      await registry.heartbeat(status, records);
-      ok();
+      const gone = await registry.refresh(status, ids, changed);
+      for (const id of gone) {
+        const e = live.get(id);
+        if (e !== undefined && e.stored === 'yes') rewrite.push(e);
+      }
+      let stored = true;
+      for (let i = 0; i < rewrite.length; i += REWRITE_BATCH) {
+        // Only sessions still live: one that ended meanwhile was removed, and must stay so.
+        const done = await Promise.all(rewrite.slice(i, i + REWRITE_BATCH).flatMap((e) => (live.get(e.view.id) === e && e.stored !== 'pending' ? [store(e, now)] : [])));
+        stored &&= done.every(Boolean);
+      }
+      if (stored) ok();
     } catch (err) {
+      // Which figures reached Redis is unknown: the next heartbeat sends them all again.
+      for (const e of live.values()) e.sentState = null;
       failed('heartbeat')(err);
     }
   };
@@ -322,6 +402,8 @@ export async function startSessionRegistrar(opts: SessionRegistrarOptions): Prom
 /** Default interval of the load events of the live feed. */
 export const DEFAULT_LOAD_EVENT_MS = 5_000;
 export const DEFAULT_MAX_CONNECT_EVENTS_PER_SEC = 50;
+/** Whole records written at once by a heartbeat that repairs (after an outage). */
+const REWRITE_BATCH = 500;
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;
