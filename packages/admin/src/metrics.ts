@@ -79,7 +79,7 @@ export class GatehouseMetrics {
     this.logins = new Counter({ name: 'gatehouse_logins_total', help: 'Successful logins (the store accepted)', labelNames: ['protocol', 'vserver', 'backend'] as const, registers });
     this.loginFailures = new Counter({
       name: 'gatehouse_login_failures_total',
-      help: 'Refused or failed logins by reason (bad-password, unknown-user, bad-username, disabled, imap-disabled, pop3-disabled, unavailable, …)',
+      help: 'Refused or failed logins by reason (bad-password, unknown-user, bad-username, disabled, imap-disabled, pop3-disabled, throttled, unavailable, …)',
       labelNames: ['protocol', 'vserver', 'reason'] as const,
       registers,
     });

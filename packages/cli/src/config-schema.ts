@@ -147,6 +147,16 @@ export const configSchema = z
       .object({ ttlMs: z.number().int().min(0).max(24 * 3_600_000).default(300_000), maxEntries: z.number().int().min(0).max(10_000_000).default(10_000) })
       .strict()
       .default({ ttlMs: 300_000, maxEntries: 10_000 }),
+    /** The tier-wide limit on failed logins per client address (docs/security.md); maxFailures 0 turns it off. */
+    authThrottle: z
+      .object({
+        maxFailures: z.number().int().min(0).max(1_000_000).default(20),
+        windowMs: z.number().int().min(1000).max(7 * 24 * 3_600_000).default(600_000),
+        /** Networks never counted nor throttled (a webmail host, a trusted office). */
+        exempt: z.array(z.string().refine((n) => parseNetwork(n) !== null, 'an IP address or network, e.g. 10.0.0.0/8')).max(1000).default([]),
+      })
+      .strict()
+      .default({ maxFailures: 20, windowMs: 600_000, exempt: [] }),
     node: z
       .object({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1..64 characters of [A-Za-z0-9._-], starting with a letter or digit').optional() })
       .strict()

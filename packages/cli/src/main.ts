@@ -15,6 +15,7 @@ import { tnefCommand } from './commands/tnef.ts';
 import { serveCommand } from './commands/serve.ts';
 import { userCommand } from './commands/user.ts';
 import { kickCommand, whoCommand } from './commands/who.ts';
+import { throttleCommand } from './commands/throttle.ts';
 
 const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
   serve --config FILE [--admin [ADDR:]PORT] | serve [--imaps ADDR:PORT] [--imap ADDR:PORT] [--pop3s ADDR:PORT] [--pop3 ADDR:PORT] [--lmtp ADDR:PORT] [--smtp ADDR:PORT] --cert FILE --key FILE [--domain D]
@@ -34,10 +35,11 @@ const usage = `usage: gatehouse [--redis URL] [--json] [--prefix P] VERB ...
   config check|print --config FILE
   who [--user U] [--vserver V] [--node N] [--backend B]
   kick SESSION_ID | kick --user U [--text TEXT] [--wait-ms MS]
+  throttle list | throttle clear ADDR|IPV6-PREFIX/64
 The directory is --redis URL or GATEHOUSE_REDIS_URL.`;
 
 type AdminVerb = (ctx: CommandContext, dir: Directory) => Promise<void>;
-const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, alias: aliasCommand, access: accessCommand, vserver: vserverCommand, who: whoCommand, kick: kickCommand };
+const adminVerbs: Record<string, AdminVerb> = { user: userCommand, backend: backendCommand, domain: domainCommand, alias: aliasCommand, access: accessCommand, vserver: vserverCommand, who: whoCommand, kick: kickCommand, throttle: throttleCommand };
 
 async function main(argv: string[]): Promise<void> {
   let json = false;

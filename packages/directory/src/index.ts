@@ -112,3 +112,11 @@ export {
   type VserverPolicy,
   type VserverPolicyPatch,
 } from './vserver-policy.ts';
+export {
+  AuthFailures,
+  authFailureClient,
+  authFailureKeyPart,
+  type AuthFailureEntry,
+  type AuthFailuresOptions,
+  type ClientIp,
+} from './auth-failures.ts';

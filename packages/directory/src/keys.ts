@@ -47,6 +47,10 @@ export interface DirectoryKeys {
   vserver(name: string): string;
   /** Set of the virtual servers with a stored policy: `<prefix>vservers`. */
   readonly vservers: string;
+  /** Counter of failed logins from one client address or IPv6 /64 (auth-failures.ts): `<prefix>authfail:<part>`. */
+  authFailures(part: string): string;
+  /** SCAN pattern matching every authFailures key (the prefix's glob characters escaped). */
+  readonly authFailuresPattern: string;
 }
 
 /**
@@ -77,5 +81,7 @@ export function directoryKeys(prefix: string = DEFAULT_PREFIX): DirectoryKeys {
     access: (vserver) => `${prefix}access:${vserver}`,
     vserver: (name) => `${prefix}vserver:${name}`,
     vservers: `${prefix}vservers`,
+    authFailures: (part) => `${prefix}authfail:${part}`,
+    authFailuresPattern: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}authfail:*`,
   };
 }

@@ -19,6 +19,7 @@ import { publishAccessDenied } from './proxy-events.ts';
 import { startVserverPolicies, type VserverPolicies } from './vserver-policy-loader.ts';
 import { ConnectionCounter, type ConnectionLimitHit } from './connection-counter.ts';
 import { SniContexts, defaultContextOptions, type VirtualServerTls } from './sni-contexts.ts';
+import { AuthThrottle, defaultAuthThrottle, type AuthThrottleOptions } from './auth-throttle.ts';
 
 export interface GatehouseNodeOptions {
   vservers: VirtualServer[];
@@ -31,6 +32,8 @@ export interface GatehouseNodeOptions {
   dns?: ReverseDnsOptions;
   /** How often each virtual server's policy (gh:vserver:<name>) is re-read (default: accessRefreshMs, else 500 ms). */
   policyRefreshMs?: number;
+  /** The tier-wide limit on failed logins per client address (config `authThrottle`; default defaultAuthThrottle). */
+  authThrottle?: AuthThrottleOptions;
 }
 
 export interface BoundListener {
@@ -84,6 +87,8 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
   /** The names of the running config's virtual servers. */
   let vserverNames = new Set(opts.vservers.map((v) => v.name));
   const log = opts.logger.child({ node: nodeId });
+  // Built before anything starts: an exempt network that does not parse throws here.
+  const throttle = new AuthThrottle(opts.directory, opts.authThrottle ?? defaultAuthThrottle, log);
   // The certificates of each virtual server by name, shared by its implicit-TLS listeners,
   // the PROXY path and STARTTLS/STLS. Looked up at each handshake, so a reload reaches
   // even a session accepted before it that starts TLS after it. Entries of a removed
@@ -126,6 +131,7 @@ export async function startGatehouseNode(opts: GatehouseNodeOptions): Promise<Ga
       return sniOf(vserver.name).defaultContext;
     },
     sniCallback: sniCallbackOf(vserver.name, listener.name),
+    throttle,
     onEnd,
   });
   const gate: AccessGate = await startAccessGate({

@@ -21,6 +21,7 @@ import { publishSession, type SessionStats } from './session-events.ts';
 import { publishAuth, timedBackendConnect } from './proxy-events.ts';
 import { normalizeAddress, type ClientEndpoint } from './address.ts';
 import { SessionLog } from './session-log.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
 
 export interface ImapSessionDeps {
   directory: Directory;
@@ -31,6 +32,8 @@ export interface ImapSessionDeps {
   secureContext: tls.SecureContext;
   /** Picks the certificate by the client's SNI name after STARTTLS (absent: always secureContext). */
   sniCallback?: tls.TlsOptions['SNICallback'];
+  /** The tier-wide failed-login limit per client address (absent: none). */
+  throttle?: AuthThrottle;
   onEnd: (session: ImapSession) => void;
 }
 
@@ -167,10 +170,17 @@ export class ImapSession implements PreAuthContext {
   async login(tag: string, rawUser: string, password: string): Promise<void> {
     this.state = 'logging-in';
     this.loginStartedAt = Date.now();
-    const { directory, vserver } = this.deps;
+    const { directory, vserver, throttle } = this.deps;
+    // Before the password is checked: a throttled address costs no hash and learns nothing.
+    const throttled = (await throttle?.check(this.remoteAddress)) ?? null;
+    if (throttled !== null) {
+      this.log.warn({ failures: throttled, windowMs: throttle?.options.windowMs }, 'auth.throttled');
+      return this.loginFailed(tag, 'throttled', undefined, 'UNAVAILABLE', 'Too many failed logins from your address; try again later.');
+    }
     const decision = await decideLogin(directory, vserver, 'imap', rawUser, password, this.log, this.remoteAddress);
     switch (decision.kind) {
       case 'bad-credentials':
+        await throttle?.fail(this.remoteAddress);
         return this.loginFailed(tag, decision.reason, decision.user, 'AUTHENTICATIONFAILED', 'Authentication failed.');
       case 'account-refused': {
         const r = imapRefusals[decision.reason];
@@ -215,7 +225,10 @@ export class ImapSession implements PreAuthContext {
     }
     if (!outcome.ok) {
       store.destroy();
-      if (creds.kind === 'user') return this.loginFailed(tag, 'bad-password', user.name, 'AUTHENTICATIONFAILED', 'Authentication failed.');
+      if (creds.kind === 'user') {
+        await throttle?.fail(this.remoteAddress);
+        return this.loginFailed(tag, 'bad-password', user.name, 'AUTHENTICATIONFAILED', 'Authentication failed.');
+      }
       log.error({ reason: outcome.text }, 'backend.master_login_refused');
       return this.loginUnavailable(tag, 'Your mail store refused the login; try again later.');
     }

@@ -1,6 +1,7 @@
 export { startGatehouseNode, type GatehouseNode, type GatehouseNodeOptions, type BoundListener, type ReloadReport } from './gatehouse-node.ts';
 export { SniContexts, certificateNames, normalizeServerName, type SniChoice, type TlsCertificate, type VirtualServerTls } from './sni-contexts.ts';
 export { defaultImapLimits, type ImapLimits } from './limits.ts';
+export { AuthThrottle, defaultAuthThrottle, type AuthThrottleOptions } from './auth-throttle.ts';
 export type { VirtualServer, ImapListenerSpec, ListenerTls, Pop3ListenerSpec } from './virtual-server.ts';
 export { ProxyError, ProxyErrorCode } from './proxy-error.ts';
 export { sessionChannel, type SessionEvent, type SessionView } from './session-events.ts';

@@ -8,6 +8,10 @@
 // missing back-end are revealed only once the password is known good. For a back-end
 // that checks passwords itself (`login: user`) that is after the store accepted them, so
 // the session calls accountRefusal() again at that point.
+//
+// Before any of this the session asks the tier-wide failure limit (auth-throttle.ts): a
+// throttled address is refused without a lookup, and only `bad-credentials` (and a
+// `login: user` store's refusal of the password) count towards it.
 import type { AuthResult, BackendRecord, Directory, UserRecord } from '@gatehouse/directory';
 import { AccessPolicy } from '@gatehouse/policy';
 import type { SessionLog } from './session-log.ts';

@@ -25,6 +25,7 @@ import { Pop3Reply, pop3PreAuthCommands, saslMechanisms, type Pop3Context } from
 import { publishSession, type SessionStats } from './session-events.ts';
 import { publishAuth, timedBackendConnect } from './proxy-events.ts';
 import { SessionLog } from './session-log.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
 import { startLoginPipe } from './login-pipe.ts';
 import type { PipeHandle } from './session-pipe.ts';
 import type { Pop3ListenerSpec, VirtualServer } from './virtual-server.ts';
@@ -38,6 +39,8 @@ export interface Pop3SessionDeps {
   secureContext: tls.SecureContext;
   /** Picks the certificate by the client's SNI name after STARTTLS (absent: always secureContext). */
   sniCallback?: tls.TlsOptions['SNICallback'];
+  /** The tier-wide failed-login limit per client address (absent: none). */
+  throttle?: AuthThrottle;
   onEnd: (session: Pop3Session) => void;
 }
 
@@ -169,10 +172,17 @@ export class Pop3Session implements Pop3Context {
   async login(rawUser: string, password: string): Promise<void> {
     this.state = 'logging-in';
     this.loginStartedAt = Date.now();
-    const { directory, vserver } = this.deps;
+    const { directory, vserver, throttle } = this.deps;
+    // Before the password is checked: a throttled address costs no hash and learns nothing.
+    const throttled = (await throttle?.check(this.remoteAddress)) ?? null;
+    if (throttled !== null) {
+      this.log.warn({ failures: throttled, windowMs: throttle?.options.windowMs }, 'auth.throttled');
+      return this.loginFailed('throttled', undefined, '-ERR [SYS/TEMP] Too many failed logins from your address; try again later.\r\n');
+    }
     const decision = await decideLogin(directory, vserver, 'pop3', rawUser, password, this.log, this.remoteAddress);
     switch (decision.kind) {
       case 'bad-credentials':
+        await throttle?.fail(this.remoteAddress);
         return this.loginFailed(decision.reason, decision.user, Pop3Reply.AUTH_FAILED);
       case 'account-refused':
         return this.loginFailed(decision.reason, decision.user, ACCOUNT_REPLIES[decision.reason]);
@@ -225,7 +235,10 @@ export class Pop3Session implements Pop3Context {
         log.info({ code }, 'auth.store_refused');
         return this.reply(`-ERR [${code}] ${printable(outcome.text) || 'Your mailbox is in use; try again later.'}\r\n`);
       }
-      if (credentials.kind === 'user') return this.loginFailed('bad-password', user.name, Pop3Reply.AUTH_FAILED);
+      if (credentials.kind === 'user') {
+        await throttle?.fail(this.remoteAddress);
+        return this.loginFailed('bad-password', user.name, Pop3Reply.AUTH_FAILED);
+      }
       log.error({ reason: printable(outcome.text), code }, 'backend.master_login_refused');
       return this.loginUnavailable('Your mail store refused the login; try again later.');
     }

@@ -62,7 +62,7 @@ export async function serveCommand(ctx: CommandContext): Promise<void> {
   });
   let node: Awaited<ReturnType<typeof startGatehouseNode>>;
   try {
-    node = await startGatehouseNode({ vservers, directory, logger, dns: config.dns, ...(config.node.id ? { nodeId: config.node.id } : {}) });
+    node = await startGatehouseNode({ vservers, directory, logger, dns: config.dns, authThrottle: config.authThrottle, ...(config.node.id ? { nodeId: config.node.id } : {}) });
   } catch (err) {
     await directory.close();
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
