@@ -1,7 +1,6 @@
 // The `dns` block of the config (the resolver of the domain access rules): defaults,
 // errors with their key path and line, and `gatehouse serve` handing it to the node.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +9,7 @@ import { generateSelfSigned } from '@gatehouse/certs';
 import { Directory } from '@gatehouse/directory';
 import { startDnsServer, startRedis, tmpDir } from '@gatehouse/testkit';
 import { parseConfig } from '../src/index.ts';
-import { cliPath } from './helpers.ts';
+import { startServe } from './helpers.ts';
 
 const vservers = `vservers:
   - name: example
@@ -71,17 +70,7 @@ vservers:
       - { listen: "127.0.0.1:0", tls: starttls }
 `,
   );
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_REDIS_URL: '' } });
-  t.teardown(() => void child.kill('SIGKILL'));
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (m?.[1]) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  const { port } = await startServe(t, ['--config', config]);
   const greeting = (from: string): Promise<string> =>
     new Promise((resolve, reject) => {
       const s = net.connect({ host: '127.0.0.1', port, localAddress: from });

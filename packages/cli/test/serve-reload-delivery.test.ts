@@ -7,16 +7,15 @@
 // Real parts: the command in a child process, Redis, a Dovecot store with its LMTP, TLS
 // clients on real sockets; the mail is read back through Gatehouse's IMAPS listener.
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import tls from 'node:tls';
 import t from 'tap';
 import { generateSelfSigned, type PemPair } from '@gatehouse/certs';
 import { Directory, hashPassword } from '@gatehouse/directory';
 import { freePorts, removeDir, startDovecot, startRedis, tmpDir } from '@gatehouse/testkit';
-import { cliPath } from './helpers.ts';
+import { hangUp, startServe, type ServeProcess } from './helpers.ts';
+import { connectResult, LineClient, type TrustOptions } from './helpers/line-client.ts';
 
 const ALICE = { name: 'alice@example.com', password: 'alice-secret' };
 const VS = 'mail';
@@ -25,120 +24,8 @@ const newCert = generateSelfSigned({ commonName: 'new.example.com', altNames: ['
 const relayCert = generateSelfSigned({ commonName: 'relay.example.org', altNames: ['relay.example.org'] });
 const trusted = [oldCert.certPem, newCert.certPem, relayCert.certPem];
 
-/** A client on a real socket for line protocols: the lines received, in order; STARTTLS in place. */
-class LineClient {
-  socket: net.Socket;
-  lines: string[] = [];
-  closed = false;
-  private buf = '';
-  private read = 0;
-  private wake: (() => void) | null = null;
-  private readonly onData = (d: Buffer): void => {
-    this.buf += d.toString('latin1');
-    for (let i = this.buf.indexOf('\r\n'); i >= 0; i = this.buf.indexOf('\r\n')) {
-      this.lines.push(this.buf.slice(0, i));
-      this.buf = this.buf.slice(i + 2);
-    }
-    this.wake?.();
-  };
-
-  constructor(socket: net.Socket) {
-    this.socket = socket;
-    this.attach(socket);
-  }
-
-  private attach(socket: net.Socket): void {
-    socket.on('data', this.onData);
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    socket.on('error', () => {});
-  }
-
-  static plain(port: number): Promise<LineClient> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(new LineClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  static tls(port: number): Promise<LineClient> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, ca: trusted, servername: 'mail.example.com' }, () => resolve(new LineClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  /** The next line not read yet. */
-  async line(timeoutMs = 15_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.read >= this.lines.length) {
-      if (this.closed) throw new Error(`closed; lines: ${JSON.stringify(this.lines)}`);
-      if (Date.now() > deadline) throw new Error(`no line; lines: ${JSON.stringify(this.lines)}`);
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 100);
-      });
-    }
-    return this.lines[this.read++] as string;
-  }
-
-  /** One SMTP/LMTP reply (RFC 5321 §4.2: `250-` lines, then `250 `), as its lines. */
-  async reply(): Promise<string[]> {
-    const out: string[] = [];
-    for (;;) {
-      const l = await this.line();
-      out.push(l);
-      if (/^\d{3}(?: |$)/.test(l)) return out;
-    }
-  }
-
-  /** Sends one command line and returns its reply. */
-  async cmd(text: string): Promise<string[]> {
-    this.socket.write(`${text}\r\n`);
-    return this.reply();
-  }
-
-  /** Sends `tag text` (IMAP) and returns the lines up to the tagged answer. */
-  async imap(tag: string, text: string): Promise<string[]> {
-    this.socket.write(`${tag} ${text}\r\n`);
-    const out: string[] = [];
-    for (;;) {
-      const l = await this.line();
-      out.push(l);
-      if (l.startsWith(`${tag} `)) return out;
-    }
-  }
-
-  /**
-   * STARTTLS (RFC 3207), then the handshake on the same socket asking for `servername`.
-   * `anyName`: accept a certificate (from a trusted issuer) that does not name it.
-   */
-  async starttls(servername: string, anyName = false): Promise<string[]> {
-    const r = await this.cmd('STARTTLS');
-    if (!r.at(-1)?.startsWith('220 ')) return r;
-    const raw = this.socket;
-    raw.off('data', this.onData);
-    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: raw, ca: trusted, servername, ...(anyName ? { checkServerIdentity: () => undefined } : {}) }, () => resolve(s));
-      s.once('error', reject);
-    });
-    this.socket = secure;
-    this.attach(secure);
-    return r;
-  }
-
-  /** CN of the certificate the server showed, and whether this client verified it. */
-  get certificate(): { cn: string; authorized: boolean } {
-    const s = this.socket as tls.TLSSocket;
-    return { cn: String(s.getPeerCertificate().subject.CN), authorized: s.authorized };
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
+/** Verified against the certificates of this file, for `servername`. */
+const trust = (servername: string): TrustOptions => ({ ca: trusted, servername });
 
 /** A message with what tends to break byte-exactness: dot lines, 8-bit bytes, a long line. */
 function message(tag: string): Buffer {
@@ -170,7 +57,7 @@ async function openTransaction(c: LineClient): Promise<void> {
 
 /** The stored copies of the message with this Message-ID tag, read through Gatehouse's IMAPS listener. */
 async function stored(tag: string): Promise<Buffer[]> {
-  const c = await LineClient.tls(ports.imaps);
+  const c = await LineClient.tls(ports.imaps, trust('mail.example.com'));
   try {
     await c.line();
     const login = await c.imap('a', `LOGIN ${ALICE.name} ${ALICE.password}`);
@@ -210,16 +97,6 @@ function landedExact(copy: Buffer | undefined, sent: Buffer): boolean {
   return copy.subarray(copy.length - sent.length).equals(sent) && /^Return-Path: <[^>]*>\r\n(?:[A-Za-z-]+: [^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*)*$/.test(prefix);
 }
 
-function refused(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve('connected');
-    });
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-  });
-}
-
 interface ConfigOptions {
   banner: string;
   /** LMTP listeners (STARTTLS) beside the IMAPS one. */
@@ -230,9 +107,7 @@ interface ConfigOptions {
 let redisUrl = '';
 let prefix = '';
 let dir = '';
-let child: ChildProcess;
-/** Every JSON log line the node wrote. */
-const logs: Array<Record<string, unknown>> = [];
+let serve: ServeProcess;
 let ports: { imaps: number; first: number; second: number; third: number };
 
 function writeConfig(o: ConfigOptions): void {
@@ -269,21 +144,6 @@ function writeCertificate(pair: PemPair): void {
   writeFileSync(join(dir, 'tls.key'), pair.keyPem);
 }
 
-/** Sends SIGHUP and waits for the log line that ends that reload; also the lines it logged. */
-async function hangUp(): Promise<{ done: Record<string, unknown>; lines: Array<Record<string, unknown>> }> {
-  const from = logs.length;
-  child.kill('SIGHUP');
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const lines = logs.slice(from);
-    const done = lines.find((l) => l['msg'] === 'config.reloaded' || l['msg'] === 'config.reload_failed');
-    if (done !== undefined) return { done, lines };
-    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`no reload log line; logs: ${JSON.stringify(lines)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 t.before(async () => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
@@ -315,41 +175,13 @@ t.before(async () => {
   // No LMTP listener yet: the first one comes with a reload.
   writeConfig({ banner: 'Before reload.', lmtp: [] });
 
-  child = spawn(process.execPath, [cliPath, 'serve', '--config', join(dir, 'gatehouse.yaml')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_REDIS_URL: '' } });
-  t.teardown(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-    let i: number;
-    while ((i = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, i);
-      out = out.slice(i + 1);
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-  });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  serve = await startServe(t, ['--config', join(dir, 'gatehouse.yaml')]);
 });
 
 t.test('SIGHUP: the first LMTP listener of a running node opens and delivers to the store', async (t) => {
-  t.equal(await refused(ports.first), 'ECONNREFUSED', 'no LMTP listener before the reload');
+  t.equal(await connectResult(ports.first), 'ECONNREFUSED', 'no LMTP listener before the reload');
   writeConfig({ banner: 'First LMTP.', lmtp: [{ name: 'lmtp-a', port: ports.first }] });
-  const { done, lines } = await hangUp();
+  const { done, lines } = await hangUp(serve);
   t.equal(done['msg'], 'config.reloaded', JSON.stringify(done));
   t.same(done['opened'], [`${VS}/lmtp-a 127.0.0.1:${ports.first}`]);
   t.same(done['closed'], []);
@@ -377,7 +209,7 @@ t.test('SIGHUP during a DATA: the transaction finishes on the removed listener; 
   const mta = await LineClient.plain(ports.first);
   await mta.line();
   await mta.cmd('LHLO mta.test');
-  t.match((await mta.starttls('mail.example.com')).at(-1), /^220 /);
+  t.match((await mta.starttls(trust('mail.example.com'))).at(-1), /^220 /);
   t.same(mta.certificate, { cn: 'old.example.com', authorized: true }, 'STARTTLS with the certificate of the start');
   await openTransaction(mta);
   const sent = message('in-flight');
@@ -392,7 +224,7 @@ t.test('SIGHUP during a DATA: the transaction finishes on the removed listener; 
   // The certificate renewed in place, an SNI certificate added, the listener moved.
   writeCertificate(newCert);
   writeConfig({ banner: 'After reload.', lmtp: [{ name: 'lmtp-b', port: ports.second }], sni: relayCert });
-  const { done, lines } = await hangUp();
+  const { done, lines } = await hangUp(serve);
   t.equal(done['msg'], 'config.reloaded', JSON.stringify(done));
   t.same(done['opened'], [`${VS}/lmtp-b 127.0.0.1:${ports.second}`]);
   t.same(done['closed'], [`${VS}/lmtp-a 127.0.0.1:${ports.first}`]);
@@ -402,7 +234,7 @@ t.test('SIGHUP during a DATA: the transaction finishes on the removed listener; 
     lines.some((l) => l['msg'] === 'config.restart_required'),
     'no restart named for the delivery changes',
   );
-  t.equal(await refused(ports.first), 'ECONNREFUSED', 'the removed listener refuses new connections');
+  t.equal(await connectResult(ports.first), 'ECONNREFUSED', 'the removed listener refuses new connections');
 
   // The rest of the message, the final dot: delivered, and the session goes on.
   mta.socket.write(Buffer.concat([wire.subarray(half), Buffer.from('.\r\n')]));
@@ -415,7 +247,7 @@ t.test('SIGHUP during a DATA: the transaction finishes on the removed listener; 
   t.ok(landedExact(copies[0], sent), 'the message as sent, byte for byte');
 
   // The session from before the reload that starts TLS now: the renewed certificate.
-  t.match((await idle.starttls('mail.example.com')).at(-1), /^220 /);
+  t.match((await idle.starttls(trust('mail.example.com'))).at(-1), /^220 /);
   t.same(idle.certificate, { cn: 'new.example.com', authorized: true }, 'STARTTLS after the reload, on the removed listener');
   idle.close();
 
@@ -423,7 +255,7 @@ t.test('SIGHUP during a DATA: the transaction finishes on the removed listener; 
   const fresh = await LineClient.plain(ports.second);
   t.match(await fresh.line(), /^220 \S+ LMTP After reload\.$/);
   await fresh.cmd('LHLO mta.test');
-  t.match((await fresh.starttls('mail.example.com')).at(-1), /^220 /);
+  t.match((await fresh.starttls(trust('mail.example.com'))).at(-1), /^220 /);
   t.same(fresh.certificate, { cn: 'new.example.com', authorized: true }, 'the renewed default certificate');
   await openTransaction(fresh);
   const after = message('new-listener');
@@ -437,25 +269,25 @@ t.test('SIGHUP during a DATA: the transaction finishes on the removed listener; 
   const bySni = await LineClient.plain(ports.second);
   await bySni.line();
   await bySni.cmd('LHLO mta.test');
-  t.match((await bySni.starttls('RELAY.example.org')).at(-1), /^220 /);
+  t.match((await bySni.starttls(trust('RELAY.example.org'))).at(-1), /^220 /);
   t.same(bySni.certificate, { cn: 'relay.example.org', authorized: true }, 'the SNI name picks the SNI certificate');
   t.match((await bySni.cmd('LHLO mta.test')).at(-1), /^250 /, 'and the session goes on in TLS');
   bySni.close();
   const unknown = await LineClient.plain(ports.second);
   await unknown.line();
   await unknown.cmd('LHLO mta.test');
-  t.match((await unknown.starttls('other.example.net', true)).at(-1), /^220 /);
+  t.match((await unknown.starttls(trust('other.example.net'), true)).at(-1), /^220 /);
   t.same(unknown.certificate, { cn: 'new.example.com', authorized: true }, 'a name no certificate has: the default');
   unknown.close();
 });
 
 t.test('SIGHUP: the last LMTP listener removed refuses; a later reload opens one again, an address in use is reported', async (t) => {
   writeConfig({ banner: 'No delivery.', lmtp: [], sni: relayCert });
-  const removed = await hangUp();
+  const removed = await hangUp(serve);
   t.equal(removed.done['msg'], 'config.reloaded', JSON.stringify(removed.done));
   t.same(removed.done['closed'], [`${VS}/lmtp-b 127.0.0.1:${ports.second}`]);
   t.same(removed.done['opened'], []);
-  t.equal(await refused(ports.second), 'ECONNREFUSED');
+  t.equal(await connectResult(ports.second), 'ECONNREFUSED');
 
   const squatter = net.createServer();
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
@@ -469,7 +301,7 @@ t.test('SIGHUP: the last LMTP listener removed refuses; a later reload opens one
     ],
     sni: relayCert,
   });
-  const added = await hangUp();
+  const added = await hangUp(serve);
   t.equal(added.done['level'], 40, 'logged as a warning');
   t.same(added.done['failed'], [{ listener: `${VS}/lmtp-busy 127.0.0.1:${busy}`, code: 'EADDRINUSE' }]);
   t.same(added.done['opened'], [`${VS}/lmtp-c 127.0.0.1:${ports.third}`], 'the rest of the file applies');

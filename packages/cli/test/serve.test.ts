@@ -1,14 +1,13 @@
 // `gatehouse serve` as an operator runs it: starts while the directory is down (logins
 // answer UNAVAILABLE until Redis is back), reports a port in use cleanly, stops on SIGTERM.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { generateSelfSigned } from '@gatehouse/certs';
 import { freePort, startRedis, tmpDir } from '@gatehouse/testkit';
-import { cliPath, runCli } from './helpers.ts';
+import { runCli, startServe } from './helpers.ts';
 
 async function certFiles(): Promise<{ cert: string; key: string; ca: string }> {
   const dir = await tmpDir('gh-cli-serve-');
@@ -46,19 +45,8 @@ async function login(port: number, ca: string): Promise<string> {
 t.test('serve: starts with the directory down, answers UNAVAILABLE, recovers when Redis comes back, stops on SIGTERM', async (t) => {
   const { cert, key, ca } = await certFiles();
   const redisPort = await freePort();
-  const child = spawn(process.execPath, [cliPath, 'serve', '--redis', `redis://127.0.0.1:${redisPort}`, '--imaps', '127.0.0.1:0', '--cert', cert, '--key', key, '--domain', 'example.com'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => void child.kill('SIGKILL'));
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (m?.[1]) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  const serve = await startServe(t, ['--redis', `redis://127.0.0.1:${redisPort}`, '--imaps', '127.0.0.1:0', '--cert', cert, '--key', key, '--domain', 'example.com']);
+  const { port } = serve;
   // Access rules fail closed: a node that never read them refuses connections (docs/access.md).
   t.equal(await login(port, ca), '* BYE [UNAVAILABLE] Access rules unavailable; try again later.');
   const redis = await startRedis({ port: redisPort });
@@ -70,9 +58,8 @@ t.test('serve: starts with the directory down, answers UNAVAILABLE, recovers whe
     if (!answer.includes('AUTHENTICATIONFAILED')) await new Promise((r) => setTimeout(r, 250));
   }
   t.equal(answer, 'a NO [AUTHENTICATIONFAILED] Authentication failed.', 'the directory answers again');
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  t.equal(await exit, 0, 'a clean stop');
+  serve.signal('SIGTERM');
+  t.equal(await serve.exited, 0, 'a clean stop');
 });
 
 t.test('serve: a listen address in use is ERR_LISTEN and the process exits', async (t) => {
@@ -115,23 +102,12 @@ t.test('serve: --pop3s and --pop3 open POP3 listeners (implicit TLS and STLS) be
   const { cert, key, ca } = await certFiles();
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const args = ['serve', '--redis', redis.url, '--imaps', '127.0.0.1:0', '--pop3s', '127.0.0.1:0', '--pop3', '127.0.0.1:0', '--cert', cert, '--key', key];
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => void child.kill('SIGKILL'));
-  let stderr = '';
-  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const found = [...stderr.matchAll(/default\/(\w+) listening on 127\.0\.0\.1:(\d+) \((\w+), ([\w ]+)\)/g)];
-      if (found.length === 3) resolve(Object.fromEntries(found.map((m) => [`${m[1]} ${m[3]} ${m[4]}`, Number(m[2])])));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  const serve = await startServe(t, ['--redis', redis.url, '--imaps', '127.0.0.1:0', '--pop3s', '127.0.0.1:0', '--pop3', '127.0.0.1:0', '--cert', cert, '--key', key], { listeners: 3 });
+  const ports = Object.fromEntries(serve.listeners.map((l) => [`${l.name} ${l.protocol} ${l.tls}`, l.port]));
   t.same(Object.keys(ports).sort(), ['imaps imap implicit TLS', 'pop3 pop3 STLS', 'pop3s pop3 implicit TLS']);
   t.same(await pop3Exchange(ports['pop3s pop3 implicit TLS'] as number, ca, 'USER nobody'), ['+OK Gatehouse ready.', '+OK Send the password.']);
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  t.equal(await exit, 0);
+  serve.signal('SIGTERM');
+  t.equal(await serve.exited, 0);
 });
 
 /** The first line a client from `from` reads after sending `header` ('' if closed without a word). */
@@ -167,22 +143,12 @@ vservers:
       - { listen: "127.0.0.1:0", tls: starttls, proxyProtocol: true, trustedProxies: ["127.0.0.2/32"] }
 `,
   );
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(() => void child.kill('SIGKILL'));
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (m?.[1]) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  const serve = await startServe(t, ['--config', config]);
+  const { port } = serve;
   const header = 'PROXY TCP4 192.0.2.7 127.0.0.1 50000 143\r\n';
   t.match(await firstLineVia(port, '127.0.0.2', header), /^\* OK /, 'trusted balancer');
   t.equal(await firstLineVia(port, '127.0.0.3', header), '', 'untrusted peer: closed without a word');
   t.equal(await firstLineVia(port, '127.0.0.2', 'a CAPABILITY\r\n'), '', 'no header: closed');
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  t.equal(await exit, 0);
+  serve.signal('SIGTERM');
+  t.equal(await serve.exited, 0);
 });

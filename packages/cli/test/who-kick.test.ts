@@ -3,7 +3,6 @@
 // IMAP and POP3 clients on real TLS sockets; `gatehouse who` and `gatehouse kick` run as
 // the real command.
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -13,7 +12,7 @@ import { generateSelfSigned } from '@gatehouse/certs';
 import { Directory, SessionRegistry, hashPassword, type SessionRecord } from '@gatehouse/directory';
 import { defaultImapLimits, startGatehouseNode, startSessionRegistrar, type GatehouseNode } from '@gatehouse/proxy';
 import { startDovecot, startRedis, tmpDir } from '@gatehouse/testkit';
-import { cliPath, runCli } from './helpers.ts';
+import { runCli, startServe } from './helpers.ts';
 
 const USERS = [
   { name: 'alice@example.com', password: 'alice-secret', backend: 'be1' },
@@ -309,28 +308,17 @@ t.test('who: the sessions of a SIGKILLed `gatehouse serve` disappear within the 
       vservers: [{ name: 'vk', defaultDomain: 'example.com', tls: { cert: s.certFile, key: s.keyFile }, listeners: [{ listen: '127.0.0.1:0', tls: 'implicit' }] }],
     }),
   );
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config, '--admin', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => void child.kill('SIGKILL'));
-  let stderr = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (m?.[1]) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const adminPort = Number(/admin listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr)?.[1]);
+  const serve = await startServe(t, ['--config', config, '--admin', '0']);
+  const adminPort = Number(/admin listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(serve.stderr)?.[1]);
   t.ok(adminPort > 0, '`--admin 0` opened the admin listener on loopback');
-  const c = await imapLogin(port, s.ca, 'alice', 'alice-secret');
+  const c = await imapLogin(serve.port, s.ca, 'alice', 'alice-secret');
   t.teardown(() => c.socket.destroy());
   const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   t.match(metrics, /^gatehouse_logins_total\{protocol="imap",vserver="vk",backend="be1"\} 1$/m, 'the serve node counts its login');
   const listed = await until('the serve node`s session', () => whoJson(['--node', 'node-k']), (w) => w.sessions.length === 1);
   t.match(listed.sessions[0], { user: 'alice@example.com', node: 'node-k', vserver: 'vk', protocol: 'imap' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
+  serve.signal('SIGKILL');
+  await serve.exited;
   const killedAt = Date.now();
   // Polled in-process (the command takes a few hundred ms to start), then checked with it.
   await until(
