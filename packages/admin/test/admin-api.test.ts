@@ -7,7 +7,7 @@ import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-t
 import { pino } from 'pino';
 import { startAdminServer, isLoopback, GatehouseMetrics } from '../src/index.ts';
 import { startAdminTier } from './helpers/admin-tier.ts';
-import { imapLogin, pop3Login, type LineClient } from './helpers/line-client.ts';
+import { imapLogin, pop3Login, type LineClient } from '@gatehouse/testkit';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startAdminTier, startExtraNode } from './helpers/admin-tier.ts';
-import { imapLogin, pop3Login } from './helpers/line-client.ts';
+import { imapLogin, pop3Login } from '@gatehouse/testkit';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -3,11 +3,10 @@
 // upgrade; a consumer that stops reading is closed with 4008 "slow consumer" while the
 // node and the other consumers carry on; a Redis restart is followed by a new snapshot.
 import t from 'tap';
-import { startRedis } from '@gatehouse/testkit';
 import { FEED_CLOSE } from '../src/index.ts';
 import { startAdminTier, startExtraNode } from './helpers/admin-tier.ts';
 import { FeedClient, type FeedMessage } from './helpers/feed-client.ts';
-import { imapLogin } from './helpers/line-client.ts';
+import { imapLogin, startRedis } from '@gatehouse/testkit';
 
 const sessionsOf = (m: FeedMessage): Array<{ id: string; user: string; node: string }> => m['sessions'] as Array<{ id: string; user: string; node: string }>;
 

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
 import { startAdminTier } from './helpers/admin-tier.ts';
-import { imapLogin, pop3Login } from './helpers/line-client.ts';
+import { imapLogin, pop3Login } from '@gatehouse/testkit';
 
 t.test('logs: auth.ok and session.close carry user, client address and port, vserver, protocol, TLS version, node, backend, since, bytes and reason', async (t) => {
   const lines: Array<Record<string, unknown>> = [];

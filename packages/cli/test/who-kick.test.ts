@@ -5,13 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { pino } from 'pino';
 import t from 'tap';
 import { generateSelfSigned } from '@gatehouse/certs';
 import { Directory, SessionRegistry, hashPassword, type SessionRecord } from '@gatehouse/directory';
 import { defaultImapLimits, startGatehouseNode, startSessionRegistrar, type GatehouseNode } from '@gatehouse/proxy';
-import { startDovecot, startRedis, tmpDir } from '@gatehouse/testkit';
+import { imapLogin, pop3Login, startDovecot, startRedis, tmpDir } from '@gatehouse/testkit';
 import { runCli, startServe } from './helpers.ts';
 
 const USERS = [
@@ -20,93 +19,6 @@ const USERS = [
 ] as const;
 const HEARTBEAT_MS = 200;
 const TTL_MS = 1000;
-
-/** A line client on a TLS socket: exactly the lines the server sends, and when it closed. */
-class LineClient {
-  readonly socket: tls.TLSSocket;
-  lines: string[] = [];
-  closedAt: number | null = null;
-  private buf = '';
-  private waiters: Array<() => void> = [];
-
-  private constructor(socket: tls.TLSSocket) {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.buf += d.toString('latin1');
-      let i: number;
-      while ((i = this.buf.indexOf('\r\n')) >= 0) {
-        this.lines.push(this.buf.slice(0, i));
-        this.buf = this.buf.slice(i + 2);
-      }
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closedAt = Date.now();
-      this.wake();
-    });
-    socket.on('error', () => {});
-  }
-
-  static connect(port: number, ca: string): Promise<LineClient> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(new LineClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** Resolves with the first received line matching `re` (searching from line `from`). */
-  async waitLine(re: RegExp, from = 0, timeoutMs = 10_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.lines.slice(from).find((l) => re.test(l));
-      if (hit !== undefined) return hit;
-      if (this.closedAt !== null) throw new Error(`closed before ${re}: ${JSON.stringify(this.lines)}`);
-      if (Date.now() > deadline) throw new Error(`timeout waiting for ${re}: ${JSON.stringify(this.lines)}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  }
-
-  async waitClosed(timeoutMs = 5000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.closedAt === null) {
-      if (Date.now() > deadline) throw new Error('not closed');
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-    return this.closedAt;
-  }
-
-  send(line: string): void {
-    this.socket.write(`${line}\r\n`);
-  }
-}
-
-async function imapLogin(port: number, ca: string, user: string, password: string): Promise<LineClient> {
-  const c = await LineClient.connect(port, ca);
-  await c.waitLine(/^\* OK/);
-  c.send(`a LOGIN ${user} "${password}"`);
-  await c.waitLine(/^a OK/);
-  return c;
-}
-
-async function pop3Login(port: number, ca: string, user: string, password: string): Promise<LineClient> {
-  const c = await LineClient.connect(port, ca);
-  await c.waitLine(/^\+OK/);
-  c.send(`USER ${user}`);
-  await c.waitLine(/^\+OK/, 1);
-  c.send(`PASS ${password}`);
-  await c.waitLine(/^\+OK/, 2);
-  return c;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -23,3 +23,4 @@ export { startHaproxy } from './haproxy.ts';
 export type { Haproxy, HaproxyServer, StartHaproxyOptions } from './haproxy.ts';
 export { startDnsServer, reverseName } from './dns-server.ts';
 export type { TestDnsServer, DnsRecordType } from './dns-server.ts';
+export { LineClient, imapLogin, pop3Login } from './tls-line-client.ts';

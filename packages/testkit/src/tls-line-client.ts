@@ -1,4 +1,4 @@
-// An IMAP or POP3 client on a real TLS socket that records exactly the lines it receives
+// An IMAP or POP3 client on a real TLS socket (admin and CLI tests) that records exactly the lines it receives
 // and when the server closed, so tests can assert a kick's `* BYE` or a silent close.
 import tls from 'node:tls';
 
